@@ -1,0 +1,193 @@
+"""Hyperparameters of every stage and the three profiles that scale them.
+
+A profile is one frozen `Profile`: the same code runs the `ci` profile in minutes for the tests,
+the `small` profile in a few hours on a 2-core laptop (what the published book shows), and the
+`paper` profile with Ha & Schmidhuber's settings. Chapters and the command line never hard-code
+a budget; they ask `active()` for the profile chosen by the `WM_PROFILE` environment variable.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROFILE_VARIABLE = "WM_PROFILE"
+DATA_VARIABLE = "WM_DATA"
+DEFAULT_PROFILE = "small"
+
+
+@dataclass(frozen=True)
+class FrameConfig:
+    """How a 96×96×3 CarRacing frame becomes V's input (chapter 1)."""
+
+    dashboard_row: int = 84
+    """Rows from this one down hold the dashboard (speed, ABS, steering bars) and are cropped."""
+    size: int = 64
+    """Side of the square frame V sees after the crop is resized."""
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """How the episodes that V and M learn from are collected (chapter 1)."""
+
+    episodes: int = 10_000
+    """Number of episodes recorded to disk."""
+    max_steps: int = 1000
+    """Steps after which an episode is truncated; CarRacing-v3's own time limit is 1000."""
+    policy: str = "random_weights"
+    """Data-collection policy, a key of `wmlib.rollouts.POLICIES`."""
+    seed: int = 0
+    """Episode i is played with seed `seed + i`, so a collection is reproducible and resumable."""
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    """The ConvVAE, V (chapter 2)."""
+
+    latent_size: int = 32
+    """Size of z, the compressed frame."""
+    kl_tolerance: float = 0.5
+    """The KL term is floored at `kl_tolerance * latent_size` nats per example."""
+    learning_rate: float = 1e-4
+    """Adam's learning rate."""
+    batch_size: int = 100
+    """Frames per gradient step."""
+    epochs: int = 10
+    """Passes over all recorded frames."""
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """The MDN-RNN, M (chapters 3 to 5)."""
+
+    hidden_units: int = 256
+    """Size of the LSTM's hidden and cell state."""
+    mixtures: int = 5
+    """Gaussians in the mixture predicted for each latent dimension."""
+    sequence_length: int = 999
+    """Steps per training sequence (an episode of 1000 frames gives 999 transitions)."""
+    batch_size: int = 100
+    """Sequences per gradient step."""
+    learning_rate: float = 1e-3
+    """Adam's learning rate."""
+    gradient_clip: float = 1.0
+    """Gradients are clipped to this norm."""
+    training_steps: int = 4000
+    """Gradient steps in all."""
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """The controller C and its CMA-ES search (chapters 6 to 8)."""
+
+    population_size: int = 64
+    """Candidate controllers per CMA-ES generation."""
+    episodes_per_candidate: int = 16
+    """A candidate's fitness is its mean return over this many episodes."""
+    initial_step_size: float = 0.1
+    """CMA-ES's σ₀; the search starts from all-zero parameters."""
+    weight_decay: float = 0.01
+    """Fitness is penalised by this times the mean squared parameter."""
+    generations: int = 1800
+    """CMA-ES generations (the paper's run took about 1,800)."""
+    evaluation_episodes: int = 100
+    """Episodes over which the final controller is scored."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every stage's settings at one budget."""
+
+    name: str
+    """The name `WM_PROFILE` selects it by."""
+    description: str
+    """What the profile is for, printed at the top of every chapter."""
+    rollouts: RolloutConfig
+    """Data collection."""
+    comparison_episodes: int
+    """Episodes per policy in chapter 1's comparison of the data-collection policies."""
+    frame: FrameConfig = field(default_factory=FrameConfig)
+    """Frame preprocessing, the same at every budget."""
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    """V."""
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    """M."""
+    control: ControlConfig = field(default_factory=ControlConfig)
+    """C."""
+
+    @property
+    def data_dir(self) -> Path:
+        """Where this profile's artefacts live: `<data root>/<profile name>`."""
+        return data_root() / self.name
+
+
+PROFILES = {
+    "ci": Profile(
+        name="ci",
+        description="tiny budgets so that every chapter runs in minutes, for the tests",
+        rollouts=RolloutConfig(episodes=6, max_steps=120),
+        comparison_episodes=2,
+        vision=VisionConfig(epochs=1),
+        memory=MemoryConfig(sequence_length=100, batch_size=4, training_steps=20),
+        control=ControlConfig(
+            population_size=4,
+            episodes_per_candidate=1,
+            generations=2,
+            evaluation_episodes=2,
+        ),
+    ),
+    "small": Profile(
+        name="small",
+        description="what a 2-core laptop runs in a few hours; the published book shows it",
+        rollouts=RolloutConfig(episodes=200),
+        comparison_episodes=8,
+        vision=VisionConfig(epochs=5),
+        memory=MemoryConfig(batch_size=16, training_steps=500),
+        control=ControlConfig(
+            population_size=16,
+            episodes_per_candidate=4,
+            generations=40,
+            evaluation_episodes=100,
+        ),
+    ),
+    "paper": Profile(
+        name="paper",
+        description="Ha & Schmidhuber's settings (weeks of compute on many cores)",
+        rollouts=RolloutConfig(),
+        comparison_episodes=16,
+    ),
+}
+
+
+class ProfileError(ValueError):
+    """Raised for a profile name that is not one of `PROFILES`."""
+
+
+def get(name: str) -> Profile:
+    """The profile called `name`, or a `ProfileError` that lists the valid names."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        valid = ", ".join(PROFILES)
+        raise ProfileError(
+            f"Unknown profile {name!r}. Choose one of: {valid} "
+            f"(set {PROFILE_VARIABLE}={DEFAULT_PROFILE}, or pass --profile {DEFAULT_PROFILE})."
+        ) from None
+
+
+def active() -> Profile:
+    """The profile chosen by `WM_PROFILE` (default `small`)."""
+    return get(os.environ.get(PROFILE_VARIABLE, DEFAULT_PROFILE).strip())
+
+
+def data_root() -> Path:
+    """The folder holding every profile's artefacts.
+
+    `WM_DATA` wins; otherwise `data/` beside the library in a source checkout, and `data/` in the
+    working directory when the library is installed as a package (as in Colab).
+    """
+    if os.environ.get(DATA_VARIABLE):
+        return Path(os.environ[DATA_VARIABLE]).expanduser().resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():
+        return checkout / "data"
+    return Path.cwd() / "data"

@@ -1,0 +1,106 @@
+"""The artefact cache: one `ensure_*` call per stage of the pipeline.
+
+Each call loads its artefact from `data/<profile>/` when it is there and was built with the active
+profile's settings, and otherwise builds it (resuming whatever an interrupted build left). Every
+artefact folder holds a `manifest.json` with the profile, the settings, the library version and
+the time the build took, written atomically like everything else. Chapters and the command line
+both come through here; nothing else trains or collects.
+"""
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from wmlib import __version__, config, rollouts
+
+MANIFEST = "manifest.json"
+
+
+class ArtefactMismatchError(RuntimeError):
+    """An artefact on disk that was built with other settings than the active profile's."""
+
+
+def read_manifest(directory: Path) -> dict | None:
+    """The manifest of an artefact folder, or None when it has none yet."""
+    path = Path(directory) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ArtefactMismatchError(
+            f"{path} is not valid JSON ({error}). Delete {directory} and run again to rebuild it."
+        ) from None
+
+
+def write_manifest(directory: Path, manifest: dict) -> None:
+    """Write a manifest atomically (a temporary file renamed over the old one)."""
+    path = Path(directory) / MANIFEST
+    partial = path.with_name(f".{MANIFEST}.partial")
+    partial.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(partial, path)
+
+
+def _check_settings(directory: Path, manifest: dict | None, settings: dict) -> None:
+    """Refuse to reuse an artefact that was built with other settings."""
+    if manifest is None or manifest["settings"] == settings:
+        return
+    changed = sorted(
+        key for key in settings.keys() | manifest["settings"].keys()
+        if settings.get(key) != manifest["settings"].get(key)
+    )
+    raise ArtefactMismatchError(
+        f"{directory} was built with other settings than profile {manifest['profile']!r} now has "
+        f"(changed: {', '.join(changed)}). Delete {directory} to rebuild it, or point WM_DATA "
+        f"at another folder to keep both."
+    )
+
+
+def _build(directory: Path, profile: config.Profile, settings: dict, build) -> dict:
+    """Run `build()` under a manifest that records progress, settings and time taken."""
+    manifest = read_manifest(directory)
+    _check_settings(directory, manifest, settings)
+    if manifest is not None and manifest["complete"]:
+        return manifest
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = manifest or {
+        "profile": profile.name,
+        "settings": settings,
+        "wmlib_version": __version__,
+        "seconds": 0.0,
+        "complete": False,
+    }
+    write_manifest(directory, manifest)
+    start = time.perf_counter()
+    summary = build()
+    manifest.update(
+        complete=True,
+        seconds=round(manifest["seconds"] + time.perf_counter() - start, 1),
+        machine=f"{platform.machine()}, {os.cpu_count()} cores",
+        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+        summary=summary,
+    )
+    write_manifest(directory, manifest)
+    return manifest
+
+
+def episodes_dir(profile: config.Profile | None = None) -> Path:
+    """The folder of a profile's recorded episodes."""
+    return (profile or config.active()).data_dir / "episodes"
+
+
+def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
+    """The paths of the profile's recorded episodes, collecting whichever are missing."""
+    profile = profile or config.active()
+    directory = episodes_dir(profile)
+    settings = {"rollouts": asdict(profile.rollouts), "frame": asdict(profile.frame)}
+
+    def build() -> dict:
+        paths = rollouts.collect(directory, profile.rollouts, profile.frame, workers)
+        return {"episodes": len(paths), "bytes": sum(path.stat().st_size for path in paths)}
+
+    _build(directory, profile, settings, build)
+    return [rollouts.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
