@@ -49,7 +49,8 @@ def _check_settings(directory: Path, manifest: dict | None, settings: dict) -> N
     if manifest is None or manifest["settings"] == settings:
         return
     changed = sorted(
-        key for key in settings.keys() | manifest["settings"].keys()
+        key
+        for key in settings.keys() | manifest["settings"].keys()
         if settings.get(key) != manifest["settings"].get(key)
     )
     raise ArtefactMismatchError(

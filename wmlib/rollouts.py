@@ -248,7 +248,9 @@ def load_episode(path: Path) -> Episode:
     problems = _schema_problems(arrays)
     if problems:
         raise EpisodeFileError(f"{path} is not a valid episode: {'; '.join(problems)}. {fix}")
-    return Episode(**{name: value[()] if value.ndim == 0 else value for name, value in arrays.items()})
+    return Episode(
+        **{name: value[()] if value.ndim == 0 else value for name, value in arrays.items()}
+    )
 
 
 def _schema_problems(arrays: dict[str, np.ndarray]) -> list[str]:
