@@ -79,3 +79,10 @@ def test_controller_action_ranges():
     np.testing.assert_allclose(
         env.controller_action(raw), [[-1, 0, 0], [0, 0.5, 0], [1, 1, 1]], atol=1e-6
     )
+
+
+def test_road_share_counts_grey_pixels():
+    road, grass = (105, 105, 105), (102, 204, 102)
+    frame = np.empty((64, 64, 3), dtype=np.uint8)
+    frame[:16], frame[16:] = road, grass
+    np.testing.assert_allclose(env.road_share(frame[None]), [0.25])

@@ -119,12 +119,20 @@ class Profile:
         """Where this profile's artefacts live: `<data root>/<profile name>`."""
         return data_root() / self.name
 
+    def describe(self) -> str:
+        """One line for the top of a chapter: which profile runs, and where its data lives."""
+        return (
+            f"Profile {self.name!r}: {self.description}.\n"
+            f"Artefacts are read from and written to {self.data_dir}.\n"
+            f"Choose another with {PROFILE_VARIABLE}={'|'.join(PROFILES)} before starting Python."
+        )
+
 
 PROFILES = {
     "ci": Profile(
         name="ci",
         description="tiny budgets so that every chapter runs in minutes, for the tests",
-        rollouts=RolloutConfig(episodes=6, max_steps=120),
+        rollouts=RolloutConfig(episodes=6, max_steps=120, policy="brownian"),
         comparison_episodes=2,
         vision=VisionConfig(epochs=1),
         memory=MemoryConfig(sequence_length=100, batch_size=4, training_steps=20),
@@ -138,7 +146,7 @@ PROFILES = {
     "small": Profile(
         name="small",
         description="what a 2-core laptop runs in a few hours; the published book shows it",
-        rollouts=RolloutConfig(episodes=200),
+        rollouts=RolloutConfig(episodes=200, policy="brownian"),
         comparison_episodes=8,
         vision=VisionConfig(epochs=5),
         memory=MemoryConfig(batch_size=16, training_steps=500),

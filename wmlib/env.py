@@ -82,3 +82,13 @@ def preprocess(frame: np.ndarray, frame_config: FrameConfig = FrameConfig()) -> 
             f"env.step returns it."
         )
     return resize(crop_dashboard(frame, frame_config), frame_config.size)
+
+
+def road_share(frames: np.ndarray) -> np.ndarray:
+    """Share of each frame's pixels that show road: grey, with red, green and blue within 20 of
+    each other and between 80 and 140. Grass is green and the void off the map is dark green."""
+    frames = np.asarray(frames, dtype=np.int16)
+    red, green, blue = frames[..., 0], frames[..., 1], frames[..., 2]
+    grey = (np.abs(red - green) < 20) & (np.abs(green - blue) < 20)
+    road = grey & (green >= 80) & (green <= 140)
+    return road.mean(axis=(-2, -1))

@@ -1,0 +1,44 @@
+# The two set-up commands of the README are `make book` and `make test`; both create the virtual
+# environment on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PIP_FLAGS := --quiet --disable-pip-version-check --no-warn-script-location
+
+.PHONY: install book test execute lint format clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[book,test]'
+	$(BIN)/python -c "import wmlib, tensorflow, gymnasium, cma, jupyter_book, nbval"
+	touch $(INSTALLED)
+
+## book: build the web book into _build/html (warnings are errors)
+book: $(INSTALLED)
+	$(BIN)/jupyter-book build . -W
+
+## test: unit tests and every chapter under nbval, at the ci profile
+test: $(INSTALLED)
+	WM_PROFILE=ci $(BIN)/python -m pytest --nbval-lax
+
+## execute: rerun every chapter in place at $WM_PROFILE (default small), saving its outputs
+execute: $(INSTALLED)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.store_widget_state=True \
+		book/*.ipynb
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check wmlib tests book
+	$(BIN)/ruff format --check wmlib tests book
+
+format: $(INSTALLED)
+	$(BIN)/ruff format wmlib tests book
+	$(BIN)/ruff check --fix wmlib tests book
+
+## clean: remove the built book and caches (data/ is kept: delete it by hand)
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

@@ -1,0 +1,80 @@
+"""Figures the chapters share, so that a chapter's cells show ideas rather than plotting code."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def show_frames(frames, titles, columns: int | None = None, size: float = 2.2):
+    """Draw images side by side (wrapping after `columns`), each with its title; return the figure."""
+    columns = columns or len(frames)
+    rows = -(-len(frames) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3))
+    for axis in np.ravel(axes):
+        axis.axis("off")
+    for axis, frame, title in zip(np.ravel(axes), frames, titles, strict=False):
+        axis.imshow(frame, interpolation="nearest")
+        axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def plot_drives(episodes_by_policy: dict, size: float = 3.2):
+    """For each policy, its episodes' paths over their tracks (one panel per policy)."""
+    figure, axes = plt.subplots(
+        1, len(episodes_by_policy), figsize=(size * len(episodes_by_policy), size)
+    )
+    for axis, (policy, episodes) in zip(np.ravel(axes), episodes_by_policy.items(), strict=True):
+        for index, episode in enumerate(episodes):
+            colour = f"C{index % 10}"
+            loop = np.vstack([episode.track, episode.track[:1]])
+            axis.plot(*loop.T, color=colour, linewidth=0.6, alpha=0.35)
+            axis.plot(*episode.positions.T, color=colour, linewidth=1.6)
+            axis.plot(*episode.positions[0], "o", color=colour, markersize=3)
+        axis.set_title(policy, fontsize=10)
+        axis.set_aspect("equal")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.suptitle("Where each policy drives (thin: the track; thick: the car; dot: start)")
+    figure.tight_layout()
+    return figure
+
+
+def plot_policy_statistics(episodes_by_policy: dict):
+    """Histograms of return, episode length and share of the track visited, per policy."""
+    measures = {
+        "return": lambda episode: episode.total_reward,
+        "steps": lambda episode: episode.steps,
+        "share of track tiles visited": lambda episode: episode.track_fraction,
+    }
+    figure, axes = plt.subplots(1, len(measures), figsize=(4 * len(measures), 3))
+    for axis, (label, measure) in zip(axes, measures.items(), strict=True):
+        values = {
+            policy: [measure(episode) for episode in episodes]
+            for policy, episodes in episodes_by_policy.items()
+        }
+        low = min(min(v) for v in values.values())
+        high = max(max(v) for v in values.values())
+        bins = np.linspace(low, high if high > low else low + 1, 16)
+        for policy, policy_values in values.items():
+            axis.hist(policy_values, bins=bins, alpha=0.55, label=policy)
+        axis.set_xlabel(label)
+    axes[0].set_ylabel("episodes")
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_actions(episodes_by_policy: dict, steps: int = 300):
+    """Steer, gas and brake over the first `steps` steps of one episode per policy."""
+    names = ("steer", "gas", "brake")
+    figure, axes = plt.subplots(len(names), 1, figsize=(9, 5), sharex=True)
+    for policy, episodes in episodes_by_policy.items():
+        actions = episodes[0].actions[:steps]
+        for axis, column in zip(axes, actions.T, strict=True):
+            axis.plot(column, linewidth=1, label=policy)
+    for axis, name in zip(axes, names, strict=True):
+        axis.set_ylabel(name)
+    axes[0].legend(fontsize=8, ncol=len(episodes_by_policy), loc="upper right")
+    axes[-1].set_xlabel("step")
+    figure.tight_layout()
+    return figure
