@@ -31,12 +31,12 @@ execute: $(INSTALLED)
 		book/*.ipynb
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check wmlib tests book
-	$(BIN)/ruff format --check wmlib tests book
+	$(BIN)/ruff check wmlib tests book bench
+	$(BIN)/ruff format --check wmlib tests book bench
 
 format: $(INSTALLED)
-	$(BIN)/ruff format wmlib tests book
-	$(BIN)/ruff check --fix wmlib tests book
+	$(BIN)/ruff format wmlib tests book bench
+	$(BIN)/ruff check --fix wmlib tests book bench
 
 ## clean: remove the built book and caches (data/ is kept: delete it by hand)
 clean:

@@ -16,7 +16,7 @@ def test_ensure_episodes_builds_then_reuses(tiny_profile):
     manifest = pipeline.read_manifest(pipeline.episodes_dir(tiny_profile))
     assert manifest["complete"] and manifest["profile"] == "tiny"
     assert manifest["settings"]["rollouts"]["episodes"] == 3
-    assert manifest["summary"]["episodes"] == 3
+    assert manifest["summary"]["episodes"] == 3 and manifest["summary"]["steps"] == 30
     mtimes = [path.stat().st_mtime_ns for path in paths]
     assert pipeline.ensure_episodes(tiny_profile, workers=1) == paths
     assert [path.stat().st_mtime_ns for path in paths] == mtimes

@@ -101,7 +101,11 @@ def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> 
 
     def build() -> dict:
         paths = rollouts.collect(directory, profile.rollouts, profile.frame, workers)
-        return {"episodes": len(paths), "bytes": sum(path.stat().st_size for path in paths)}
+        return {
+            "episodes": len(paths),
+            "steps": rollouts.count_steps(paths),
+            "bytes": sum(path.stat().st_size for path in paths),
+        }
 
     _build(directory, profile, settings, build)
     return [rollouts.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
