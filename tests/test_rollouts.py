@@ -63,7 +63,7 @@ def test_truncated_file_is_named_in_the_error(episode, tmp_path):
     path = rollouts.episode_path(tmp_path, 0)
     rollouts.save_episode(episode, path)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(rollouts.EpisodeFileError, match="episode_00000.npz.*not a readable"):
+    with pytest.raises(rollouts.DataFileError, match="episode_00000.npz.*not a readable"):
         rollouts.load_episode(path)
 
 
@@ -77,30 +77,28 @@ def write_arrays(path, episode, **overrides):
 def test_wrong_dtype_is_named_in_the_error(episode, tmp_path):
     path = tmp_path / "episode_00000.npz"
     write_arrays(path, episode, observations=episode.observations.astype(np.float32) / 255)
-    with pytest.raises(
-        rollouts.EpisodeFileError, match="episode_00000.npz.*observations has dtype"
-    ):
+    with pytest.raises(rollouts.DataFileError, match="episode_00000.npz.*observations has dtype"):
         rollouts.load_episode(path)
 
 
 def test_mismatched_lengths_are_refused(episode, tmp_path):
     path = tmp_path / "episode_00000.npz"
     write_arrays(path, episode, rewards=episode.rewards[:-1])
-    with pytest.raises(rollouts.EpisodeFileError, match="rewards has 14 steps"):
+    with pytest.raises(rollouts.DataFileError, match="rewards has 14 steps"):
         rollouts.load_episode(path)
 
 
 def test_missing_array_is_refused(episode, tmp_path):
     path = tmp_path / "episode_00000.npz"
     np.savez_compressed(path, observations=episode.observations)
-    with pytest.raises(rollouts.EpisodeFileError, match="missing arrays"):
+    with pytest.raises(rollouts.DataFileError, match="missing arrays"):
         rollouts.load_episode(path)
 
 
 def test_pickled_objects_are_never_loaded(episode, tmp_path):
     path = tmp_path / "episode_00000.npz"
     write_arrays(path, episode, policy=np.array([{"evil": True}], dtype=object))
-    with pytest.raises(rollouts.EpisodeFileError, match="not a readable episode"):
+    with pytest.raises(rollouts.DataFileError, match="not a readable data file"):
         rollouts.load_episode(path)
 
 

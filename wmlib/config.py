@@ -53,6 +53,12 @@ class VisionConfig:
     """Frames per gradient step."""
     epochs: int = 10
     """Passes over all recorded frames."""
+    validation_fraction: float = 0.05
+    """Share of the episodes (at least one) held out of training to measure the loss on."""
+    shuffle_buffer: int = 10_000
+    """Frames mixed in memory when shuffling across episodes (the data set never is loaded)."""
+    seed: int = 0
+    """Seeds the weights, the shuffling and the sampling noise of training."""
 
 
 @dataclass(frozen=True)

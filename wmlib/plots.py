@@ -5,7 +5,7 @@ import numpy as np
 
 
 def show_frames(frames, titles, columns: int | None = None, size: float = 2.2):
-    """Draw images side by side (wrapping after `columns`), each with its title; return the figure."""
+    """Draw images side by side, wrapping after `columns`, each with a title; return the figure."""
     columns = columns or len(frames)
     rows = -(-len(frames) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.3))

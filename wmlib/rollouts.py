@@ -189,8 +189,8 @@ def run_episode(
     )
 
 
-class EpisodeFileError(ValueError):
-    """An episode file that is unreadable or does not hold a valid episode."""
+class DataFileError(ValueError):
+    """A data file (episode, latents) that is unreadable or does not hold what it should."""
 
 
 def episode_path(directory: Path, index: int) -> Path:
@@ -198,27 +198,58 @@ def episode_path(directory: Path, index: int) -> Path:
     return Path(directory) / f"episode_{index:05d}.npz"
 
 
-def save_episode(episode: Episode, path: Path) -> None:
-    """Write an episode atomically: to a hidden partial file first, renamed when complete."""
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays to a compressed `.npz` atomically: a hidden partial file, then a rename."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
     with open(partial, "wb") as file:
-        np.savez_compressed(
-            file,
-            observations=episode.observations,
-            actions=episode.actions,
-            rewards=episode.rewards,
-            positions=episode.positions,
-            track=episode.track,
-            tiles_visited=np.int64(episode.tiles_visited),
-            terminated=np.bool_(episode.terminated),
-            truncated=np.bool_(episode.truncated),
-            seed=np.int64(episode.seed),
-            policy=np.str_(episode.policy),
-        )
+        np.savez_compressed(file, **arrays)
         file.flush()
         os.fsync(file.fileno())
     os.replace(partial, path)
+
+
+def read_npz(path: Path, schema: dict[str, tuple[type, int]], fix: str) -> dict[str, np.ndarray]:
+    """Read a `.npz` without unpickling and check each array's dtype and number of dimensions.
+
+    Any problem raises `DataFileError` naming the file, what is wrong, and `fix`.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataFileError(f"{path} is not a readable data file ({error}). {fix}") from None
+    missing = sorted(set(schema) - set(arrays))
+    problems = [f"missing arrays {missing}"] if missing else []
+    problems += [
+        f"{name} has dtype {arrays[name].dtype} and {arrays[name].ndim} dimensions, "
+        f"expected {np.dtype(dtype)} and {ndim}"
+        for name, (dtype, ndim) in schema.items()
+        if name in arrays
+        and not (np.issubdtype(arrays[name].dtype, dtype) and arrays[name].ndim == ndim)
+    ]
+    if problems:
+        raise DataFileError(f"{path} is not valid: {'; '.join(problems)}. {fix}")
+    return arrays
+
+
+def save_episode(episode: Episode, path: Path) -> None:
+    """Write an episode to its file, atomically."""
+    write_npz(
+        path,
+        {
+            "observations": episode.observations,
+            "actions": episode.actions,
+            "rewards": episode.rewards,
+            "positions": episode.positions,
+            "track": episode.track,
+            "tiles_visited": np.int64(episode.tiles_visited),
+            "terminated": np.bool_(episode.terminated),
+            "truncated": np.bool_(episode.truncated),
+            "seed": np.int64(episode.seed),
+            "policy": np.str_(episode.policy),
+        },
+    )
 
 
 EPISODE_SCHEMA = {
@@ -237,17 +268,12 @@ EPISODE_SCHEMA = {
 
 
 def load_episode(path: Path) -> Episode:
-    """Read and validate an episode file; a bad file raises `EpisodeFileError` naming it."""
-    path = Path(path)
+    """Read and validate an episode file; a bad file raises `DataFileError` naming it."""
     fix = "Delete it and collect again (python -m wmlib collect) to record it anew."
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise EpisodeFileError(f"{path} is not a readable episode file ({error}). {fix}") from None
-    problems = _schema_problems(arrays)
+    arrays = read_npz(path, EPISODE_SCHEMA, fix)
+    problems = _shape_problems(arrays)
     if problems:
-        raise EpisodeFileError(f"{path} is not a valid episode: {'; '.join(problems)}. {fix}")
+        raise DataFileError(f"{path} is not a valid episode: {'; '.join(problems)}. {fix}")
     return Episode(
         **{name: value[()] if value.ndim == 0 else value for name, value in arrays.items()}
     )
@@ -262,23 +288,14 @@ def count_steps(paths: Iterable[Path]) -> int:
     return total
 
 
-def _schema_problems(arrays: dict[str, np.ndarray]) -> list[str]:
-    """What is wrong with an episode file's arrays, as readable sentences."""
-    missing = sorted(set(EPISODE_SCHEMA) - set(arrays))
-    if missing:
-        return [f"missing arrays {missing}"]
-    problems = [
-        f"{name} has dtype {arrays[name].dtype} and {arrays[name].ndim} dimensions, "
-        f"expected {np.dtype(dtype)} and {ndim}"
-        for name, (dtype, ndim) in EPISODE_SCHEMA.items()
-        if not (np.issubdtype(arrays[name].dtype, dtype) and arrays[name].ndim == ndim)
-    ]
-    if problems:
-        return problems
+def _shape_problems(arrays: dict[str, np.ndarray]) -> list[str]:
+    """What is wrong with the shapes of an episode's arrays, as readable sentences."""
     steps = len(arrays["actions"])
-    for name in ("observations", "rewards", "positions"):
-        if len(arrays[name]) != steps:
-            problems.append(f"{name} has {len(arrays[name])} steps but actions has {steps}")
+    problems = [
+        f"{name} has {len(arrays[name])} steps but actions has {steps}"
+        for name in ("observations", "rewards", "positions")
+        if len(arrays[name]) != steps
+    ]
     if arrays["observations"].shape[1:] != (64, 64, 3):
         problems.append(f"observations are {arrays['observations'].shape[1:]} frames, not 64×64×3")
     if arrays["actions"].shape[1:] != (3,):

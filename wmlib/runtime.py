@@ -1,0 +1,47 @@
+"""TensorFlow, imported without its start-up noise, and the device it computes on.
+
+TensorFlow's C++ side writes start-up lines (oneDNN, "could not find cuda drivers", CPU
+features) straight to the process's standard error before any Python logging is set up, so
+neither `TF_CPP_MIN_LOG_LEVEL` nor Python's `warnings` can stop them reaching a chapter's saved
+outputs. The library imports TensorFlow once, here, with file descriptor 2 pointed at /dev/null
+for the duration of the import and of the GPU probe. Every module that needs TensorFlow imports
+`tf` and `keras` from this one. Errors are not hidden: a failed import still raises.
+"""
+
+import contextlib
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Send everything written to the process's standard error (fd 2) to /dev/null."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+with silenced_stderr():
+    import keras
+    import tensorflow as tf
+
+    GPUS = tf.config.list_physical_devices("GPU")
+
+
+def device() -> str:
+    """Where training runs: the GPU TensorFlow found, or the CPU."""
+    if GPUS:
+        return f"GPU ({', '.join(gpu.name for gpu in GPUS)})"
+    return f"CPU ({os.cpu_count()} cores; no GPU visible to TensorFlow)"
+
+
+__all__ = ["device", "keras", "tf"]

@@ -1,0 +1,101 @@
+"""Training machinery V and M share: resumable `fit` with per-epoch checkpoints and progress.
+
+A checkpoint is the whole Keras model in its own `.keras` format, optimiser state included,
+written to a partial file and renamed, so that a run killed at any moment resumes from the last
+finished epoch. The number of finished epochs is read from the optimiser's step counter inside
+the checkpoint itself, so the checkpoint and the epoch count can never disagree.
+"""
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from wmlib.runtime import keras
+
+
+def save_atomically(model: keras.Model, path: Path) -> None:
+    """Save a model in Keras' format to `path` through a partial file and a rename."""
+    path = Path(path)
+    partial = path.with_name(f".partial.{path.name}")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def write_json_atomically(value, path: Path) -> None:
+    """Write JSON to `path` through a partial file and a rename."""
+    path = Path(path)
+    partial = path.with_name(f".partial.{path.name}")
+    partial.write_text(json.dumps(value, indent=1) + "\n")
+    os.replace(partial, path)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After every epoch, save the model and append the epoch's metrics to a JSON history."""
+
+    def __init__(self, checkpoint: Path, history_path: Path, history: list[dict]):
+        super().__init__()
+        self.checkpoint, self.history_path, self.history = checkpoint, history_path, history
+
+    def on_epoch_end(self, epoch, logs=None):
+        save_atomically(self.model, self.checkpoint)
+        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
+        write_json_atomically(self.history, self.history_path)
+
+
+class Progress(keras.callbacks.Callback):
+    """A tqdm bar per epoch with the running metrics, and one summary line per finished epoch."""
+
+    def __init__(self, steps_per_epoch: int, epochs: int):
+        super().__init__()
+        self.steps_per_epoch, self.epochs = steps_per_epoch, epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.epochs}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update()
+        if batch % 20 == 0:
+            self.bar.set_postfix({name: f"{float(value):.1f}" for name, value in logs.items()})
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.close()
+        metrics = ", ".join(f"{name} {float(value):.2f}" for name, value in logs.items())
+        print(f"epoch {epoch + 1}/{self.epochs}: {metrics}")
+
+
+def fit_resumable(
+    build_model: Callable[[], keras.Model],
+    train_data,
+    steps_per_epoch: int,
+    epochs: int,
+    directory: Path,
+    validation_data=None,
+) -> tuple[keras.Model, list[dict]]:
+    """Train a model for `epochs` epochs, resuming from the checkpoint in `directory` if any.
+
+    `build_model` makes a new compiled model when there is no checkpoint yet. Returns the
+    trained model and the metrics of every epoch, those of interrupted earlier runs included.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    checkpoint, history_path = directory / "checkpoint.keras", directory / "history.json"
+    model = keras.models.load_model(checkpoint) if checkpoint.exists() else build_model()
+    done = int(model.optimizer.iterations.numpy()) // steps_per_epoch
+    history = json.loads(history_path.read_text())[:done] if history_path.exists() else []
+    if done < epochs:
+        model.fit(
+            train_data,
+            steps_per_epoch=steps_per_epoch,
+            epochs=epochs,
+            initial_epoch=done,
+            validation_data=validation_data,
+            callbacks=[
+                EpochCheckpoint(checkpoint, history_path, history),
+                Progress(steps_per_epoch, epochs),
+            ],
+            verbose=0,
+        )
+    return model, history

@@ -1,0 +1,222 @@
+"""V: the convolutional variational autoencoder that compresses a frame into z (chapter 2).
+
+The architecture and the loss are the paper's: four stride-2 convolutions encode a 64×64×3
+frame into the mean μ and log-variance log σ² of a 32-dimensional Gaussian; a sample
+z = μ + σ·ε (the reparameterisation trick) is decoded by a dense layer and four stride-2
+transposed convolutions back into a 64×64×3 picture. The loss per frame is the **sum** of
+squared errors over its 12,288 values plus the KL divergence from the prior N(0, I), floored at
+`kl_tolerance · latent_size` nats so that the optimiser stops squeezing the KL once it is small.
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from wmlib import rollouts
+from wmlib.config import VisionConfig
+from wmlib.runtime import keras, tf
+
+FRAME_SHAPE = (64, 64, 3)
+
+
+class Sampling(keras.layers.Layer):
+    """Draw z = μ + σ·ε with ε ~ N(0, I): the reparameterisation trick.
+
+    The randomness sits in ε, which does not depend on the encoder, so gradients flow from z
+    back into μ and log σ² through a plain sum and product.
+    """
+
+    def call(self, inputs):
+        mean, log_variance = inputs
+        epsilon = keras.random.normal(tf.shape(mean), seed=self.seed_generator)
+        return mean + tf.exp(0.5 * log_variance) * epsilon
+
+    def build(self, input_shape):
+        self.seed_generator = keras.random.SeedGenerator()
+
+
+def build_encoder(latent_size: int = 32) -> keras.Model:
+    """Frames in [0, 1] (64×64×3) → (μ, log σ²), each of size `latent_size`."""
+    frames = keras.Input(FRAME_SHAPE, name="frames")
+    x = frames
+    for filters in (32, 64, 128, 256):
+        x = keras.layers.Conv2D(filters, 4, strides=2, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    mean = keras.layers.Dense(latent_size, name="mean")(x)
+    log_variance = keras.layers.Dense(latent_size, name="log_variance")(x)
+    return keras.Model(frames, [mean, log_variance], name="encoder")
+
+
+def build_decoder(latent_size: int = 32) -> keras.Model:
+    """z → frames in [0, 1] (64×64×3), through a 1×1×1024 map grown by transposed convolutions."""
+    z = keras.Input((latent_size,), name="z")
+    x = keras.layers.Dense(1024)(z)
+    x = keras.layers.Reshape((1, 1, 1024))(x)
+    for filters, kernel in ((128, 5), (64, 5), (32, 6)):
+        x = keras.layers.Conv2DTranspose(filters, kernel, strides=2, activation="relu")(x)
+    frames = keras.layers.Conv2DTranspose(3, 6, strides=2, activation="sigmoid", name="frames")(x)
+    return keras.Model(z, frames, name="decoder")
+
+
+def reconstruction_loss(frames, reconstructions):
+    """Per frame: the sum of squared errors over all 64·64·3 values (not the mean)."""
+    return tf.reduce_sum(tf.square(frames - reconstructions), axis=[1, 2, 3])
+
+
+def kl_divergence(mean, log_variance):
+    """Per frame: KL(N(μ, σ²) ‖ N(0, I)) = ½ Σ (μ² + σ² − log σ² − 1), in closed form."""
+    return 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_variance) - log_variance - 1.0, axis=1)
+
+
+def vae_loss(frames, reconstructions, mean, log_variance, kl_floor: float):
+    """The paper's loss, averaged over the batch: reconstruction + max(KL, floor) per frame.
+
+    Returns (total, reconstruction, KL), the last two before the floor, for logging.
+    """
+    reconstruction = reconstruction_loss(frames, reconstructions)
+    kl = kl_divergence(mean, log_variance)
+    total = reconstruction + tf.maximum(kl, kl_floor)
+    return tf.reduce_mean(total), tf.reduce_mean(reconstruction), tf.reduce_mean(kl)
+
+
+@keras.saving.register_keras_serializable(package="wmlib")
+class ConvVAE(keras.Model):
+    """V: encoder, sampling and decoder, trained by `fit` through its own `train_step`."""
+
+    def __init__(self, latent_size: int = 32, kl_tolerance: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_size = latent_size
+        self.kl_tolerance = kl_tolerance
+        self.encoder = build_encoder(latent_size)
+        self.decoder = build_decoder(latent_size)
+        self.sampling = Sampling()
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")
+        }
+
+    @property
+    def kl_floor(self) -> float:
+        """The KL term's floor in nats per frame."""
+        return self.kl_tolerance * self.latent_size
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, frames, training=False):
+        mean, log_variance = self.encoder(frames, training=training)
+        z = self.sampling([mean, log_variance])
+        return self.decoder(z, training=training), mean, log_variance
+
+    def _losses(self, frames, training: bool):
+        reconstructions, mean, log_variance = self(frames, training=training)
+        return vae_loss(frames, reconstructions, mean, log_variance, self.kl_floor)
+
+    def _track(self, losses) -> dict:
+        for tracker, value in zip(self.trackers.values(), losses, strict=True):
+            tracker.update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, frames):
+        with tf.GradientTape() as tape:
+            losses = self._losses(frames, training=True)
+        gradients = tape.gradient(losses[0], self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+        return self._track(losses)
+
+    def test_step(self, frames):
+        return self._track(self._losses(frames, training=False))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_size": self.latent_size,
+            "kl_tolerance": self.kl_tolerance,
+        }
+
+
+def build_vae(config: VisionConfig) -> ConvVAE:
+    """A new, compiled ConvVAE with the config's sizes and optimiser.
+
+    XLA compilation is used only on a GPU: on this project's CPUs it made training twice slower.
+    """
+    vae = ConvVAE(config.latent_size, config.kl_tolerance)
+    vae(tf.zeros((1, *FRAME_SHAPE)))
+    vae.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        jit_compile=bool(tf.config.list_physical_devices("GPU")),
+    )
+    return vae
+
+
+def to_float(frames):
+    """uint8 frames → float32 in [0, 1], as V takes them."""
+    return tf.cast(frames, tf.float32) / 255.0
+
+
+def to_uint8(frames) -> np.ndarray:
+    """float frames in [0, 1] → uint8 frames for display."""
+    return np.round(np.clip(np.asarray(frames), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+@tf.function(reduce_retracing=True)
+def _encode(encoder, frames):
+    return encoder(to_float(frames), training=False)
+
+
+@tf.function(reduce_retracing=True)
+def _decode(decoder, z):
+    return decoder(z, training=False)
+
+
+def encode(vae: ConvVAE, frames: np.ndarray, batch_size: int = 1000):
+    """uint8 frames (N, 64, 64, 3) → (μ, log σ²), two float32 arrays of shape (N, latent)."""
+    parts = [
+        _encode(vae.encoder, frames[start : start + batch_size])
+        for start in range(0, len(frames), batch_size)
+    ]
+    return tuple(np.concatenate([np.asarray(part[i]) for part in parts]) for i in range(2))
+
+
+def decode(vae: ConvVAE, z: np.ndarray) -> np.ndarray:
+    """Latent vectors (N, latent) → uint8 frames (N, 64, 64, 3)."""
+    return to_uint8(_decode(vae.decoder, tf.convert_to_tensor(z, tf.float32)))
+
+
+def split_episodes(paths: list[Path], validation_fraction: float) -> tuple[list, list]:
+    """(training, validation) paths, holding out the last `validation_fraction` (at least one)."""
+    held_out = max(1, math.ceil(len(paths) * validation_fraction))
+    if held_out >= len(paths):
+        raise ValueError(
+            f"{len(paths)} episodes cannot be split into training and validation episodes; "
+            f"collect at least two (RolloutConfig.episodes)."
+        )
+    return paths[:-held_out], paths[-held_out:]
+
+
+def frame_dataset(paths: list[Path], config: VisionConfig, shuffle: bool = True) -> tf.data.Dataset:
+    """Batches of frames in [0, 1] read from episode files as they are needed.
+
+    Episodes are visited in a random order, eight at a time, their frames interleaved and
+    shuffled through a buffer, so that a batch mixes many episodes while only the buffer is held
+    in memory, at any data-set size.
+    """
+
+    def frames_of(path):
+        yield from rollouts.load_episode(path.decode()).observations
+
+    def read(path):
+        signature = tf.TensorSpec(FRAME_SHAPE, tf.uint8)
+        return tf.data.Dataset.from_generator(frames_of, args=(path,), output_signature=signature)
+
+    dataset = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
+    if shuffle:
+        dataset = dataset.shuffle(len(paths), seed=config.seed)
+    dataset = dataset.interleave(
+        read, cycle_length=min(8, len(paths)), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    if shuffle:
+        dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed)
+    dataset = dataset.batch(config.batch_size, drop_remainder=shuffle)
+    return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
