@@ -11,7 +11,9 @@ import sys
 from wmlib import config, pipeline
 
 STAGES = {
-    "collect": pipeline.ensure_episodes,
+    "collect": (pipeline.ensure_episodes, pipeline.episodes_dir),
+    "vae": (pipeline.ensure_vae, pipeline.vae_dir),
+    "latents": (pipeline.ensure_latents, pipeline.latents_dir),
 }
 
 
@@ -35,11 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     print(f"profile: {profile.name} ({profile.description}); data in {profile.data_dir}")
     try:
-        STAGES[arguments.stage](profile, workers=arguments.workers)
+        ensure, directory = STAGES[arguments.stage]
+        ensure(profile, workers=arguments.workers)
     except (pipeline.ArtefactMismatchError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"done: {pipeline.read_manifest(pipeline.episodes_dir(profile))['summary']}")
+    print(f"done: {pipeline.read_manifest(directory(profile))['summary']}")
     return 0
 
 

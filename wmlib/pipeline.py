@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from wmlib import __version__, config, rollouts
 
 MANIFEST = "manifest.json"
@@ -109,3 +111,77 @@ def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> 
 
     _build(directory, profile, settings, build)
     return [rollouts.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
+
+
+def _vision_settings(profile: config.Profile) -> dict:
+    """Everything a trained V depends on: its own settings and those of its data."""
+    return {
+        "vision": asdict(profile.vision),
+        "rollouts": asdict(profile.rollouts),
+        "frame": asdict(profile.frame),
+    }
+
+
+def vae_dir(profile: config.Profile | None = None) -> Path:
+    """The folder of a profile's trained V: checkpoint, history, final model, manifest."""
+    return (profile or config.active()).data_dir / "vae"
+
+
+def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
+    """The profile's trained ConvVAE, training it (and collecting its data) if needed."""
+    from wmlib import training, vision  # TensorFlow is imported only by the stages that use it
+    from wmlib.runtime import keras
+
+    profile = profile or config.active()
+    settings = profile.vision
+    paths = ensure_episodes(profile, workers)
+    directory = vae_dir(profile)
+    model_path = directory / "vae.keras"
+
+    def build() -> dict:
+        keras.utils.set_random_seed(settings.seed)
+        train, validation = vision.split_episodes(paths, settings.validation_fraction)
+        frames = rollouts.count_steps(train)
+        validation_frames = rollouts.count_steps(validation)
+        vae, history = training.fit_resumable(
+            lambda: vision.build_vae(settings),
+            vision.frame_dataset(train, settings).repeat(),
+            steps_per_epoch=frames // settings.batch_size,
+            epochs=settings.epochs,
+            directory=directory,
+            validation_data=vision.frame_dataset(validation, settings, shuffle=False),
+            validation_steps=-(-validation_frames // settings.batch_size),
+        )
+        training.save_atomically(vae, model_path)
+        return {"training_frames": frames, "validation_episodes": len(validation), **history[-1]}
+
+    _build(directory, profile, _vision_settings(profile), build)
+    return keras.models.load_model(model_path)
+
+
+def latents_dir(profile: config.Profile | None = None) -> Path:
+    """The folder of a profile's encoded episodes."""
+    return (profile or config.active()).data_dir / "latents"
+
+
+def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
+    """Paths of every episode encoded by V (μ, log σ² and actions), encoding what is missing."""
+    from wmlib import vision
+
+    profile = profile or config.active()
+    episode_paths = ensure_episodes(profile, workers)
+    directory = latents_dir(profile)
+    paths = [directory / path.name for path in episode_paths]
+    manifest = read_manifest(directory)
+    vae = None if manifest and manifest["complete"] else ensure_vae(profile, workers)
+
+    def build() -> dict:
+        for source, target in tqdm(list(zip(episode_paths, paths, strict=True)), desc="latents"):
+            if not target.exists():
+                episode = rollouts.load_episode(source)
+                mean, log_variance = vision.encode(vae, episode.observations)
+                vision.save_latents(target, mean, log_variance, episode.actions)
+        return {"episodes": len(paths)}
+
+    _build(directory, profile, _vision_settings(profile), build)
+    return paths

@@ -73,6 +73,7 @@ def fit_resumable(
     epochs: int,
     directory: Path,
     validation_data=None,
+    validation_steps: int | None = None,
 ) -> tuple[keras.Model, list[dict]]:
     """Train a model for `epochs` epochs, resuming from the checkpoint in `directory` if any.
 
@@ -92,6 +93,8 @@ def fit_resumable(
             epochs=epochs,
             initial_epoch=done,
             validation_data=validation_data,
+            validation_steps=validation_steps,
+            shuffle=False,  # the data pipeline shuffles
             callbacks=[
                 EpochCheckpoint(checkpoint, history_path, history),
                 Progress(steps_per_epoch, epochs),

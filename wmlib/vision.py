@@ -109,24 +109,26 @@ class ConvVAE(keras.Model):
         z = self.sampling([mean, log_variance])
         return self.decoder(z, training=training), mean, log_variance
 
-    def _losses(self, frames, training: bool):
+    def loss_terms(self, frames, training: bool):
+        """(total, reconstruction, KL) of the paper's loss on a batch of frames."""
         reconstructions, mean, log_variance = self(frames, training=training)
         return vae_loss(frames, reconstructions, mean, log_variance, self.kl_floor)
 
-    def _track(self, losses) -> dict:
+    def track(self, losses) -> dict:
+        """Add a batch's loss terms to the running means Keras reports."""
         for tracker, value in zip(self.trackers.values(), losses, strict=True):
             tracker.update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def train_step(self, frames):
         with tf.GradientTape() as tape:
-            losses = self._losses(frames, training=True)
+            losses = self.loss_terms(frames, training=True)
         gradients = tape.gradient(losses[0], self.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
-        return self._track(losses)
+        return self.track(losses)
 
     def test_step(self, frames):
-        return self._track(self._losses(frames, training=False))
+        return self.track(self.loss_terms(frames, training=False))
 
     def get_config(self):
         return {
@@ -220,3 +222,26 @@ def frame_dataset(paths: list[Path], config: VisionConfig, shuffle: bool = True)
         dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed)
     dataset = dataset.batch(config.batch_size, drop_remainder=shuffle)
     return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+LATENT_SCHEMA = {
+    "mean": (np.float32, 2),
+    "log_variance": (np.float32, 2),
+    "actions": (np.float32, 2),
+}
+"""Arrays of a latents file: V's μ and log σ² for every frame of an episode, and its actions."""
+
+
+def save_latents(path: Path, mean: np.ndarray, log_variance: np.ndarray, actions: np.ndarray):
+    """Store an episode's encodings (not a sampled z: M resamples z from them every batch)."""
+    rollouts.write_npz(path, {"mean": mean, "log_variance": log_variance, "actions": actions})
+
+
+def load_latents(path: Path) -> dict[str, np.ndarray]:
+    """Read and validate an episode's latents file (`mean`, `log_variance`, `actions`)."""
+    fix = "Delete it and run ensure_latents() (python -m wmlib latents) to encode it again."
+    arrays = rollouts.read_npz(path, LATENT_SCHEMA, fix)
+    lengths = {name: len(value) for name, value in arrays.items()}
+    if len(set(lengths.values())) != 1 or arrays["mean"].shape != arrays["log_variance"].shape:
+        raise rollouts.DataFileError(f"{path} has arrays of different lengths {lengths}. {fix}")
+    return arrays
