@@ -27,3 +27,28 @@ def test_episode_player_follows_the_slider():
     slider.value = 2
     assert np.all(decoded(image.value) == 200)
     assert caption.value == "step 2 of 2; reward +2.00, return so far +2.9"
+
+
+def test_latent_sliders_decode_live():
+    from wmlib import config, vision
+
+    vae = vision.build_vae(config.VisionConfig())
+    frames = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    panel = widgets.latent_sliders(vae, frames, dimensions=[3, 7])
+    (random_button, prior_button), (original, decoded), caption, grid = (
+        panel.children[0].children,
+        panel.children[1].children,
+        panel.children[2],
+        panel.children[3],
+    )
+    first_slider = grid.children[0]
+    assert first_slider.description == "z[3]"
+    before = decoded.value
+    first_slider.value = 2.5 if first_slider.value < 0 else -2.5
+    assert decoded.value != before
+    moved = decoded.value
+    prior_button.click()
+    assert "prior" in caption.value and decoded.value != moved
+    random_button.click()
+    index = int(caption.value.split()[2].rstrip(";"))
+    assert original.value == widgets.png_bytes(frames[index])

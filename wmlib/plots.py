@@ -78,3 +78,37 @@ def plot_actions(episodes_by_policy: dict, steps: int = 300):
     axes[-1].set_xlabel("step")
     figure.tight_layout()
     return figure
+
+
+def plot_history(history: list[dict], terms: list[str]):
+    """Training and validation curves of each loss term over epochs, one panel per term."""
+    epochs = [row["epoch"] for row in history]
+    figure, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3))
+    for axis, term in zip(np.ravel(axes), terms, strict=True):
+        axis.plot(epochs, [row[term] for row in history], "o-", label="training")
+        if f"val_{term}" in history[0]:
+            axis.plot(epochs, [row[f"val_{term}"] for row in history], "s--", label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_title(term)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def show_grid(frames: np.ndarray, row_labels, column_labels, size: float = 1.2):
+    """A grid of frames (rows, columns, H, W, 3) with a label per row and per column."""
+    rows, columns = frames.shape[:2]
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + 0.4))
+    axes = np.asarray(axes).reshape(rows, columns)
+    for row in range(rows):
+        for column in range(columns):
+            axis = axes[row, column]
+            axis.imshow(frames[row, column], interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column == 0:
+                axis.set_ylabel(row_labels[row], fontsize=8)
+            if row == 0:
+                axis.set_title(column_labels[column], fontsize=8)
+    figure.tight_layout()
+    return figure

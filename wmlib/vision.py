@@ -245,3 +245,25 @@ def load_latents(path: Path) -> dict[str, np.ndarray]:
     if len(set(lengths.values())) != 1 or arrays["mean"].shape != arrays["log_variance"].shape:
         raise rollouts.DataFileError(f"{path} has arrays of different lengths {lengths}. {fix}")
     return arrays
+
+
+def dimensions_by_activity(means: np.ndarray) -> np.ndarray:
+    """Latent dimensions ordered from most to least used, by the variance of μ over frames.
+
+    A dimension V does not use collapses onto the prior: its μ stays near 0 for every frame
+    and moving it barely changes the decoded picture.
+    """
+    return np.argsort(-np.var(means, axis=0))
+
+
+def traversals(vae: ConvVAE, z: np.ndarray, dimensions, values) -> np.ndarray:
+    """Decode z with one dimension at a time set to each of `values`.
+
+    Returns frames of shape (len(dimensions), len(values), 64, 64, 3), a row per dimension.
+    """
+    grid = np.repeat(np.asarray(z, np.float32)[None, None], len(dimensions), axis=0)
+    grid = np.repeat(grid, len(values), axis=1)
+    for row, dimension in enumerate(dimensions):
+        grid[row, :, dimension] = values
+    frames = decode(vae, grid.reshape(-1, grid.shape[-1]))
+    return frames.reshape(len(dimensions), len(values), *FRAME_SHAPE)

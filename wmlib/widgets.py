@@ -38,3 +38,62 @@ def episode_player(frames: np.ndarray, rewards: np.ndarray | None = None) -> wid
     slider.observe(lambda change: show(change["new"]), names="value")
     show(0)
     return widgets.VBox([slider, image, caption])
+
+
+def latent_sliders(vae, frames: np.ndarray, dimensions, seed: int = 0) -> widgets.VBox:
+    """Sliders over chosen latent dimensions of V that decode z live (chapter 2).
+
+    z starts at the encoding (μ) of a real frame; one button encodes another random frame, one
+    samples z from the prior N(0, I). The dimensions without a slider keep their value.
+    """
+    from wmlib import vision  # imports TensorFlow, which only this widget needs
+
+    rng = np.random.default_rng(seed)
+    state = {"z": None, "updating": False}
+    sliders = {
+        int(dimension): widgets.FloatSlider(
+            min=-3.0, max=3.0, step=0.05, description=f"z[{dimension}]", continuous_update=True
+        )
+        for dimension in dimensions
+    }
+    original, decoded = widgets.Image(format="png"), widgets.Image(format="png")
+    caption = widgets.Label()
+
+    def redraw(change=None) -> None:
+        if state["updating"]:
+            return
+        for dimension, slider in sliders.items():
+            state["z"][dimension] = slider.value
+        decoded.value = png_bytes(vision.decode(vae, state["z"][None])[0])
+
+    def show(z: np.ndarray) -> None:
+        state["z"], state["updating"] = z.astype(np.float32), True
+        for dimension, slider in sliders.items():
+            slider.value = float(np.clip(z[dimension], slider.min, slider.max))
+        state["updating"] = False
+        redraw()
+
+    def random_frame(button=None) -> None:
+        index = int(rng.integers(len(frames)))
+        original.value = png_bytes(frames[index])
+        caption.value = f"left: frame {index}; right: decoded from z"
+        show(vision.encode(vae, frames[index : index + 1])[0][0])
+
+    def prior_sample(button=None) -> None:
+        original.value = png_bytes(np.zeros_like(frames[0]))
+        caption.value = "right: z drawn from the prior N(0, I)"
+        show(rng.standard_normal(vae.latent_size))
+
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    buttons = [
+        widgets.Button(description="random frame"),
+        widgets.Button(description="sample prior"),
+    ]
+    buttons[0].on_click(random_frame)
+    buttons[1].on_click(prior_sample)
+    random_frame()
+    grid = widgets.GridBox(
+        list(sliders.values()), layout=widgets.Layout(grid_template_columns="repeat(3, 320px)")
+    )
+    return widgets.VBox([widgets.HBox(buttons), widgets.HBox([original, decoded]), caption, grid])

@@ -1,0 +1,159 @@
+"""V: the paper's architecture, its loss against NumPy, the KL, sampling, saving and resuming."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from wmlib import config, pipeline, rollouts, training, vision
+from wmlib.runtime import keras, tf
+
+TINY = config.VisionConfig(batch_size=8, epochs=1, shuffle_buffer=64)
+
+
+@pytest.fixture(scope="module")
+def vae():
+    keras.utils.set_random_seed(0)
+    return vision.build_vae(TINY)
+
+
+def test_parameter_counts_match_the_paper(vae):
+    assert vae.encoder.count_params() == 755_744
+    assert vae.decoder.count_params() == 3_592_803
+
+
+def test_shapes_and_ranges(vae):
+    frames = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+    mean, log_variance = vision.encode(vae, frames)
+    assert mean.shape == log_variance.shape == (5, 32) and mean.dtype == np.float32
+    decoded = vision.decode(vae, mean)
+    assert decoded.shape == (5, 64, 64, 3) and decoded.dtype == np.uint8
+    reconstructions, _, _ = vae(vision.to_float(frames))
+    assert (
+        0.0 <= float(tf.reduce_min(reconstructions)) <= float(tf.reduce_max(reconstructions)) <= 1
+    )
+
+
+def test_loss_equals_numpy_reference():
+    rng = np.random.default_rng(1)
+    frames, reconstructions = rng.random((2, 4, 64, 64, 3), dtype=np.float32)
+    mean = rng.normal(0, 2, (4, 32)).astype(np.float32)
+    log_variance = rng.normal(0, 1, (4, 32)).astype(np.float32)
+    mean[0], log_variance[0] = 0.01, 0.0  # a frame whose KL is below the floor
+    reconstruction = ((frames - reconstructions) ** 2).sum(axis=(1, 2, 3))
+    kl = 0.5 * (mean**2 + np.exp(log_variance) - log_variance - 1).sum(axis=1)
+    assert kl[0] < 16 < kl[1:].min()
+    expected = (reconstruction + np.maximum(kl, 16.0)).mean()
+    total, reconstruction_term, kl_term = vision.vae_loss(
+        frames, reconstructions, mean, log_variance, kl_floor=16.0
+    )
+    np.testing.assert_allclose(float(total), expected, rtol=1e-5)
+    np.testing.assert_allclose(float(reconstruction_term), reconstruction.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(kl_term), kl.mean(), rtol=1e-5)
+
+
+def test_closed_form_kl_matches_monte_carlo():
+    rng = np.random.default_rng(2)
+    mean, log_variance = rng.normal(0, 1, 32), rng.normal(0, 0.5, 32)
+    sigma = np.exp(0.5 * log_variance)
+    z = mean + sigma * rng.standard_normal((200_000, 32))
+    log_q = -0.5 * (((z - mean) / sigma) ** 2 + log_variance + np.log(2 * np.pi)).sum(axis=1)
+    log_p = -0.5 * (z**2 + np.log(2 * np.pi)).sum(axis=1)
+    closed = float(vision.kl_divergence(mean[None], log_variance[None])[0])
+    assert abs((log_q - log_p).mean() - closed) < 0.05 * closed
+
+
+def test_kl_below_the_floor_gives_no_gradient():
+    frames = tf.zeros((1, 64, 64, 3))
+    for scale, expect_gradient in ((0.1, False), (10.0, True)):
+        mean = tf.Variable(tf.fill((1, 32), scale))
+        with tf.GradientTape() as tape:
+            total, _, _ = vision.vae_loss(frames, frames, mean, tf.zeros((1, 32)), kl_floor=16.0)
+        gradient = tape.gradient(total, mean)
+        assert bool(tf.reduce_any(gradient != 0)) == expect_gradient
+
+
+def test_sampling_passes_gradients_to_mean_and_log_variance():
+    mean, log_variance = tf.Variable(tf.zeros((2, 32))), tf.Variable(tf.zeros((2, 32)))
+    with tf.GradientTape() as tape:
+        z = vision.Sampling()([mean, log_variance])
+        objective = tf.reduce_sum(z**2)
+    gradient_mean, gradient_log_variance = tape.gradient(objective, [mean, log_variance])
+    np.testing.assert_allclose(gradient_mean.numpy(), 2 * z.numpy(), rtol=1e-5)
+    assert float(tf.reduce_sum(tf.abs(gradient_log_variance))) > 0
+
+
+def test_save_then_load_gives_identical_outputs(vae, tmp_path):
+    path = tmp_path / "vae.keras"
+    training.save_atomically(vae, path)
+    loaded = keras.models.load_model(path)
+    frames = np.random.default_rng(3).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    for original, reloaded in zip(
+        vision.encode(vae, frames), vision.encode(loaded, frames), strict=True
+    ):
+        np.testing.assert_array_equal(original, reloaded)
+    z = np.random.default_rng(4).normal(size=(3, 32)).astype(np.float32)
+    np.testing.assert_array_equal(vision.decode(vae, z), vision.decode(loaded, z))
+
+
+def synthetic_episodes(directory, count, steps=12):
+    """Episode files whose frames all have the grey level 10 · (episode index + 1)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    template = rollouts.run_episode("uniform", seed=0, max_steps=steps)
+    paths = []
+    for index in range(count):
+        frames = np.full_like(template.observations, 10 * (index + 1))
+        episode = dataclasses.replace(template, observations=frames, seed=index)
+        paths.append(rollouts.episode_path(directory, index))
+        rollouts.save_episode(episode, paths[-1])
+    return paths
+
+
+def test_frame_dataset_mixes_episodes(tmp_path):
+    paths = synthetic_episodes(tmp_path, 4)
+    batches = list(vision.frame_dataset(paths, TINY))
+    assert len(batches) == 4 * 12 // TINY.batch_size
+    levels = {round(float(value) * 255) for value in np.unique(batches[0].numpy())}
+    assert len(levels) > 1 and levels <= {10, 20, 30, 40}
+
+
+def test_training_resumes_from_its_last_epoch(tmp_path):
+    paths = synthetic_episodes(tmp_path / "episodes", 3)
+    data = vision.frame_dataset(paths, TINY).repeat()
+    directory = tmp_path / "vae"
+    first, history = training.fit_resumable(lambda: vision.build_vae(TINY), data, 2, 1, directory)
+    assert [row["epoch"] for row in history] == [1]
+    after_one = [weight.numpy() for weight in first.weights]
+
+    def never_build():
+        raise AssertionError("resuming must load the checkpoint, not build a new model")
+
+    resumed, history = training.fit_resumable(never_build, data, 2, 2, directory)
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert int(resumed.optimizer.iterations.numpy()) == 4
+    assert any(
+        not np.array_equal(a, b.numpy()) for a, b in zip(after_one, resumed.weights, strict=True)
+    )
+
+
+def test_vae_of_other_settings_is_refused(tiny_profile):
+    profile = dataclasses.replace(tiny_profile, vision=TINY)
+    pipeline.ensure_vae(profile, workers=1)
+    changed = dataclasses.replace(profile, vision=dataclasses.replace(TINY, latent_size=16))
+    with pytest.raises(pipeline.ArtefactMismatchError, match="changed: vision"):
+        pipeline.ensure_vae(changed, workers=1)
+
+
+def test_latents_cover_every_episode(tiny_profile):
+    profile = dataclasses.replace(tiny_profile, vision=TINY)
+    paths = pipeline.ensure_latents(profile, workers=1)
+    assert len(paths) == profile.rollouts.episodes
+    latents = vision.load_latents(paths[0])
+    assert latents["mean"].shape == (10, 32) and latents["actions"].shape == (10, 3)
+
+
+def test_bad_latents_file_is_named(tmp_path):
+    path = tmp_path / "episode_00000.npz"
+    rollouts.write_npz(path, {"mean": np.zeros((5, 32), np.float32)})
+    with pytest.raises(rollouts.DataFileError, match="episode_00000.npz.*missing arrays"):
+        vision.load_latents(path)
