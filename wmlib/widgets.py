@@ -26,7 +26,7 @@ def episode_player(frames: np.ndarray, rewards: np.ndarray | None = None) -> wid
     slider = widgets.IntSlider(
         value=0, min=0, max=len(frames) - 1, description="step", continuous_update=True
     )
-    image = widgets.Image(format="png")
+    image = widgets.Image(format="png", width=256)
     caption = widgets.Label()
 
     def show(step: int) -> None:
@@ -56,7 +56,7 @@ def latent_sliders(vae, frames: np.ndarray, dimensions, seed: int = 0) -> widget
         )
         for dimension in dimensions
     }
-    original, decoded = widgets.Image(format="png"), widgets.Image(format="png")
+    original, decoded = (widgets.Image(format="png", width=256) for _ in range(2))
     caption = widgets.Label()
 
     def redraw(change=None) -> None:
