@@ -129,7 +129,7 @@ class Profile:
         """One line for the top of a chapter: which profile runs, and where its data lives."""
         return (
             f"Profile {self.name!r}: {self.description}.\n"
-            f"Artefacts are read from and written to {self.data_dir}.\n"
+            f"Artefacts are read from and written to {os.path.relpath(self.data_dir)}.\n"
             f"Choose another with {PROFILE_VARIABLE}={'|'.join(PROFILES)} before starting Python."
         )
 
