@@ -1,0 +1,133 @@
+"""M's parts: the Gaussian mixture density network (chapter 3) and the LSTM (chapter 4).
+
+A mixture density network (MDN) predicts a whole distribution for a target instead of one
+value: for each output dimension, K Gaussians with mixing weights π (a softmax over the K
+components of *that* dimension), means μ and standard deviations σ. It is trained by the
+negative log-likelihood of the target under that mixture, computed with log-sum-exp so that
+it stays finite when a component is very narrow or the target is far from every mean.
+"""
+
+import math
+
+import numpy as np
+
+from wmlib.runtime import keras, tf
+
+LOG_SIGMA_RANGE = (-10.0, 10.0)
+"""log σ is clipped to this range inside the likelihood, only to keep its square finite in
+float32: σ from 4.5e-5 to 22,026, far wider than the spread of any z. (It is not the old bug
+`exp(max(log σ, 1e-8))`, which made every σ at least 1.)"""
+
+
+def gmm_log_likelihood(target, logits, means, log_sigmas):
+    """log p(target) under a mixture of K univariate Gaussians, for every target value.
+
+    `target` has shape (..., D); `logits`, `means` and `log_sigmas` have shape (..., D, K), so
+    every one of the D dimensions has its own K components and its own mixing weights
+    π = softmax(logits) over the last axis. Returns shape (..., D).
+
+        log p(y) = log Σ_k π_k N(y; μ_k, σ_k²) = logsumexp_k [log π_k + log N(y; μ_k, σ_k²)]
+    """
+    log_sigmas = tf.clip_by_value(log_sigmas, *LOG_SIGMA_RANGE)
+    log_pi = logits - tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+    standardised = (target[..., None] - means) * tf.exp(-log_sigmas)
+    log_normal = -0.5 * tf.square(standardised) - log_sigmas - 0.5 * math.log(2 * math.pi)
+    return tf.reduce_logsumexp(log_pi + log_normal, axis=-1)
+
+
+def gmm_negative_log_likelihood(target, logits, means, log_sigmas):
+    """The MDN loss: the mean over every target value of −log p(target), in nats."""
+    return -tf.reduce_mean(gmm_log_likelihood(target, logits, means, log_sigmas))
+
+
+class MixtureDensityHead(keras.layers.Layer):
+    """Features → (logits, means, log σ), each (..., output_size, mixtures).
+
+    One dense layer produces 3·K numbers for each of the output dimensions; they are split into
+    the K mixing logits, K means and K log standard deviations of that dimension.
+    """
+
+    def __init__(self, output_size: int, mixtures: int, **kwargs):
+        super().__init__(**kwargs)
+        self.output_size, self.mixtures = output_size, mixtures
+        self.dense = keras.layers.Dense(output_size * mixtures * 3)
+
+    def call(self, features):
+        parameters = self.dense(features)
+        shape = tf.concat([tf.shape(parameters)[:-1], [self.output_size, 3 * self.mixtures]], 0)
+        logits, means, log_sigmas = tf.split(tf.reshape(parameters, shape), 3, axis=-1)
+        return logits, means, log_sigmas
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size, "mixtures": self.mixtures}
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """A numerically stable softmax in NumPy."""
+    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def sample(logits, means, log_sigmas, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """Draw one value per dimension from the mixture, at a temperature τ (the paper's recipe).
+
+    The mixing logits are divided by τ (τ < 1 favours the likeliest component, τ > 1 evens them
+    out) and the chosen Gaussian's noise is scaled by √τ. As τ → 0 the sample tends to the mean
+    of the most likely component. Shapes as in `gmm_log_likelihood`; returns (..., D).
+    """
+    logits, means, log_sigmas = (
+        np.asarray(array, dtype=np.float64) for array in (logits, means, log_sigmas)
+    )
+    probabilities = softmax(logits / temperature)
+    uniform = rng.random(probabilities.shape[:-1] + (1,))
+    chosen = np.minimum(
+        (probabilities.cumsum(axis=-1) < uniform).sum(axis=-1), logits.shape[-1] - 1
+    )
+    mean = np.take_along_axis(means, chosen[..., None], axis=-1)[..., 0]
+    sigma = np.exp(np.take_along_axis(log_sigmas, chosen[..., None], axis=-1)[..., 0])
+    return mean + sigma * math.sqrt(temperature) * rng.standard_normal(mean.shape)
+
+
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
+    """One step of an LSTM, written from its equations (chapter 4).
+
+    With W = kernel, U = recurrent_kernel and b = bias holding the four gates side by side in
+    Keras' order (input, forget, candidate, output):
+
+        i = σ(x W_i + h U_i + b_i)      how much of the candidate to write
+        f = σ(x W_f + h U_f + b_f)      how much of the old cell state to keep
+        g = tanh(x W_g + h U_g + b_g)   the candidate values
+        o = σ(x W_o + h U_o + b_o)      how much of the cell state to show
+        c' = f ⊙ c + i ⊙ g              the long-term store
+        h' = o ⊙ tanh(c')               the short-term output
+
+    Returns (h', c', gates) where gates maps "input", "forget", "candidate", "output" to values.
+    """
+    pre_activations = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
+    i, f, g, o = tf.split(pre_activations, 4, axis=-1)
+    gates = {
+        "input": tf.sigmoid(i),
+        "forget": tf.sigmoid(f),
+        "candidate": tf.tanh(g),
+        "output": tf.sigmoid(o),
+    }
+    c = gates["forget"] * c + gates["input"] * gates["candidate"]
+    h = gates["output"] * tf.tanh(c)
+    return h, c, gates
+
+
+def run_lstm(inputs, kernel, recurrent_kernel, bias):
+    """Run `lstm_step` over a batch of sequences (batch, time, features) from zero states.
+
+    Returns the hidden states, the cell states and each gate, all stacked over time:
+    (batch, time, units) arrays.
+    """
+    units = recurrent_kernel.shape[0]
+    inputs = tf.convert_to_tensor(inputs, tf.float32)
+    h = c = tf.zeros((inputs.shape[0], units))
+    trace = {"h": [], "c": [], "input": [], "forget": [], "candidate": [], "output": []}
+    for t in range(inputs.shape[1]):
+        h, c, gates = lstm_step(inputs[:, t], h, c, kernel, recurrent_kernel, bias)
+        for name, value in {"h": h, "c": c, **gates}.items():
+            trace[name].append(value)
+    return {name: np.stack(values, axis=1) for name, values in trace.items()}
