@@ -94,3 +94,38 @@ def test_hand_written_lstm_equals_keras():
     np.testing.assert_allclose(trace["h"], keras_sequence.numpy(), atol=1e-5)
     np.testing.assert_allclose(trace["c"][:, -1], keras_c.numpy(), atol=1e-5)
     assert set(trace) == {"h", "c", "input", "forget", "candidate", "output"}
+
+
+def test_mixture_density_model_learns_by_fit():
+    from wmlib import toy_data
+
+    keras.utils.set_random_seed(0)
+    x, t = toy_data.inverted_sine(500, np.random.default_rng(0))
+    inputs = keras.Input((1,))
+    features = keras.layers.Dense(16, activation="tanh")(inputs)
+    model = memory.MixtureDensityModel(
+        keras.Model(inputs, memory.MixtureDensityHead(1, 3)(features))
+    )
+    model.compile(keras.optimizers.Adam(0.01))
+    history = model.fit(x, t, batch_size=100, epochs=30, verbose=0).history["nll"]
+    assert history[-1] < history[0] - 0.5
+    assert model.evaluate(x, t, batch_size=500, verbose=0) == pytest.approx(
+        float(memory.gmm_negative_log_likelihood(t, *model(x))), rel=1e-4
+    )
+
+
+def test_toy_data_shapes_and_meaning():
+    from wmlib import toy_data
+
+    rng = np.random.default_rng(0)
+    x, t = toy_data.inverted_sine(100, rng)
+    assert x.shape == t.shape == (100, 1) and t.min() >= 0 and t.max() <= 1
+    sequences = toy_data.branching_sequences(50, 30, 10, rng)
+    steps = np.diff(sequences[..., 0], axis=1)
+    assert sequences.shape == (50, 30, 1)
+    assert np.all(np.abs(steps[:, :8] - 0.05) < 0.06)
+    assert set(np.sign(np.round(steps[:, 15], 1))) == {-1.0, 1.0}
+    inputs, targets = toy_data.recall_task(20, 12, rng)
+    assert inputs.shape == (20, 12, 2) and targets.shape == (20, 1)
+    np.testing.assert_array_equal(inputs[:, 0, 0], targets[:, 0])
+    assert np.all(inputs[:, 0, 1] == 1) and np.all(inputs[:, 1:, 1] == 0)

@@ -52,3 +52,13 @@ def test_latent_sliders_decode_live():
     random_button.click()
     index = int(caption.value.split()[2].rstrip(";"))
     assert original.value == widgets.png_bytes(frames[index])
+
+
+def test_gate_viewer_redraws_for_each_step():
+    rng = np.random.default_rng(0)
+    trace = {name: rng.random((2, 5, 3)) for name in ("input", "forget", "output", "c")}
+    slider, image = widgets.gate_viewer(trace, sequence=1).children
+    assert slider.max == 4
+    first = image.value
+    slider.value = 3
+    assert image.value != first and decoded(image.value).shape[2] == 3

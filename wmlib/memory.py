@@ -131,3 +131,37 @@ def run_lstm(inputs, kernel, recurrent_kernel, bias):
         for name, value in {"h": h, "c": c, **gates}.items():
             trace[name].append(value)
     return {name: np.stack(values, axis=1) for name, values in trace.items()}
+
+
+class MixtureDensityModel(keras.Model):
+    """Any network that ends in a `MixtureDensityHead`, trained by `fit` on the mixture NLL.
+
+    `network` maps inputs to (logits, means, log σ); the targets passed to `fit` are the
+    values whose likelihood is maximised.
+    """
+
+    def __init__(self, network: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.nll = keras.metrics.Mean(name="nll")
+
+    @property
+    def metrics(self):
+        return [self.nll]
+
+    def call(self, inputs, training=False):
+        return self.network(inputs, training=training)
+
+    def train_step(self, data):
+        inputs, targets = data
+        with tf.GradientTape() as tape:
+            loss = gmm_negative_log_likelihood(targets, *self(inputs, training=True))
+        gradients = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+        self.nll.update_state(loss)
+        return {"nll": self.nll.result()}
+
+    def test_step(self, data):
+        inputs, targets = data
+        self.nll.update_state(gmm_negative_log_likelihood(targets, *self(inputs)))
+        return {"nll": self.nll.result()}

@@ -97,3 +97,41 @@ def latent_sliders(vae, frames: np.ndarray, dimensions, seed: int = 0) -> widget
         list(sliders.values()), layout=widgets.Layout(grid_template_columns="repeat(3, 320px)")
     )
     return widgets.VBox([widgets.HBox(buttons), widgets.HBox([original, decoded]), caption, grid])
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed so that it is not shown twice."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def gate_viewer(trace: dict, sequence: int = 0) -> widgets.VBox:
+    """A slider over time steps that shows each LSTM unit's gates and cell state (chapter 4).
+
+    `trace` is what `wmlib.memory.run_lstm` returns; `sequence` picks one sequence of its batch.
+    """
+    import matplotlib.pyplot as plt
+
+    names = ("input", "forget", "output", "c")
+    steps, units = trace["c"].shape[1:]
+    cell_limit = float(np.abs(trace["c"][sequence]).max()) or 1.0
+    slider = widgets.IntSlider(value=0, min=0, max=steps - 1, description="step")
+    image = widgets.Image(format="png")
+
+    def show(step: int) -> None:
+        figure, axes = plt.subplots(1, len(names), figsize=(12, 2.4))
+        for axis, name in zip(axes, names, strict=True):
+            axis.bar(range(units), trace[name][sequence, step], color="C0" if name != "c" else "C1")
+            axis.set_ylim((-cell_limit, cell_limit) if name == "c" else (0, 1))
+            axis.set_title(f"{name} gate" if name != "c" else "cell state c", fontsize=10)
+            axis.set_xlabel("unit")
+        figure.suptitle(f"step {step}", fontsize=10)
+        image.value = figure_png(figure)
+
+    slider.observe(lambda change: show(change["new"]), names="value")
+    show(0)
+    return widgets.VBox([slider, image])
