@@ -83,6 +83,7 @@ def test_sampling_passes_gradients_to_mean_and_log_variance():
     assert float(tf.reduce_sum(tf.abs(gradient_log_variance))) > 0
 
 
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
 def test_save_then_load_gives_identical_outputs(vae, tmp_path):
     path = tmp_path / "vae.keras"
     training.save_atomically(vae, path)
