@@ -94,7 +94,8 @@ def latent_sliders(vae, frames: np.ndarray, dimensions, seed: int = 0) -> widget
     buttons[1].on_click(prior_sample)
     random_frame()
     grid = widgets.GridBox(
-        list(sliders.values()), layout=widgets.Layout(grid_template_columns="repeat(3, 320px)")
+        list(sliders.values()),
+        layout=widgets.Layout(grid_template_columns="repeat(auto-fill, minmax(300px, 1fr))"),
     )
     return widgets.VBox([widgets.HBox(buttons), widgets.HBox([original, decoded]), caption, grid])
 
