@@ -14,6 +14,7 @@ STAGES = {
     "collect": (pipeline.ensure_episodes, pipeline.episodes_dir),
     "vae": (pipeline.ensure_vae, pipeline.vae_dir),
     "latents": (pipeline.ensure_latents, pipeline.latents_dir),
+    "mdnrnn": (pipeline.ensure_mdnrnn, pipeline.mdnrnn_dir),
 }
 
 

@@ -79,6 +79,8 @@ class MemoryConfig:
     """Gradients are clipped to this norm."""
     training_steps: int = 4000
     """Gradient steps in all."""
+    seed: int = 0
+    """Seeds the weights, the choice of training windows and the resampling of z."""
 
 
 @dataclass(frozen=True)

@@ -165,3 +165,175 @@ class MixtureDensityModel(keras.Model):
         inputs, targets = data
         self.nll.update_state(gmm_negative_log_likelihood(targets, *self(inputs)))
         return {"nll": self.nll.result()}
+
+
+@keras.saving.register_keras_serializable(package="wmlib")
+class MDNRNN(keras.Model):
+    """M: an LSTM over [z_t, a_t] with a mixture head per latent dimension for z_{t+1} (chapter 5).
+
+    A second, single-unit head predicts whether the episode ends after the step (the logit of
+    `done`), so that a dream can end. Training uses teacher forcing: the true z_t is fed at every
+    step, and z is drawn afresh from V's stored μ and log σ² in every batch.
+    """
+
+    def __init__(self, latent_size=32, action_size=3, hidden_units=256, mixtures=5, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_size, self.action_size = latent_size, action_size
+        self.hidden_units, self.mixtures = hidden_units, mixtures
+        self.lstm = keras.layers.LSTM(hidden_units, return_sequences=True, return_state=True)
+        self.head = MixtureDensityHead(latent_size, mixtures)
+        self.done_head = keras.layers.Dense(1)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "nll", "done")}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs, initial_state=None, training=False):
+        """[z, a] sequences (batch, time, latent + action) → (mixture, done logits, final state)."""
+        hidden, h, c = self.lstm(inputs, initial_state=initial_state, training=training)
+        return self.head(hidden), self.done_head(hidden)[..., 0], (h, c)
+
+    def loss_terms(self, batch, training: bool):
+        """(total, mixture NLL, done cross-entropy) on a batch of encoded sequences.
+
+        `batch` holds μ, log σ², actions, done flags and a mask of real (not padded) steps, each
+        with time on axis 1; step t's input predicts step t + 1.
+        """
+        mean, log_variance, actions, done, mask = batch
+        z = mean + tf.exp(0.5 * log_variance) * tf.random.normal(tf.shape(mean))
+        inputs = tf.concat([z[:, :-1], actions[:, :-1]], axis=-1)
+        mixture, done_logits, _ = self(inputs, training=training)
+        mask = mask[:, 1:]
+        steps = tf.maximum(tf.reduce_sum(mask), 1.0)
+        log_likelihood = tf.reduce_mean(gmm_log_likelihood(z[:, 1:], *mixture), axis=-1)
+        nll = -tf.reduce_sum(log_likelihood * mask) / steps
+        cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(done[:, 1:], done_logits)
+        done_loss = tf.reduce_sum(cross_entropy * mask) / steps
+        return nll + done_loss, nll, done_loss
+
+    def track(self, losses) -> dict:
+        """Add a batch's loss terms to the running means Keras reports."""
+        for tracker, value in zip(self.trackers.values(), losses, strict=True):
+            tracker.update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            losses = self.loss_terms(batch, training=True)
+        gradients = tape.gradient(losses[0], self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+        return self.track(losses)
+
+    def test_step(self, batch):
+        return self.track(self.loss_terms(batch, training=False))
+
+    def get_config(self):
+        sizes = ("latent_size", "action_size", "hidden_units", "mixtures")
+        return {**super().get_config(), **{name: getattr(self, name) for name in sizes}}
+
+    def initial_state(self, batch_size: int):
+        """Zero hidden and cell states for `batch_size` parallel sequences."""
+        zeros = tf.zeros((batch_size, self.hidden_units))
+        return zeros, zeros
+
+    @tf.function(reduce_retracing=True)
+    def step(self, z, action, state):
+        """One step for the agent or a dream: (z_t, a_t, (h, c)) → (mixture, done logit, (h', c')).
+
+        Runs the LSTM's own cell, so stepping one step at a time gives exactly what the whole
+        sequence gives.
+        """
+        inputs = tf.concat([tf.cast(z, tf.float32), tf.cast(action, tf.float32)], axis=-1)
+        h, (_, c) = self.lstm.cell(inputs, list(state))
+        return self.head(h), self.done_head(h)[..., 0], (h, c)
+
+
+def build_mdnrnn(config, latent_size: int = 32, action_size: int = 3) -> MDNRNN:
+    """A new, compiled MDN-RNN with the config's sizes, optimiser and gradient clipping."""
+    model = MDNRNN(latent_size, action_size, config.hidden_units, config.mixtures)
+    model(tf.zeros((1, 2, latent_size + action_size)))
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip),
+        jit_compile=bool(tf.config.list_physical_devices("GPU")),
+    )
+    return model
+
+
+def load_sequences(latent_paths, episode_paths) -> list[dict[str, np.ndarray]]:
+    """Every episode's μ, log σ² and actions, with `done` marking the step that ended it.
+
+    `done` is 1 only at the last step of an episode that ended by itself (not by the time limit).
+    Held in memory: 1,000 steps take 270 kB, so even the paper's 10,000 episodes fit (2.7 GB).
+    """
+    from wmlib import vision  # the latents format belongs to V
+
+    sequences = []
+    for latent_path, episode_path in zip(latent_paths, episode_paths, strict=True):
+        arrays = vision.load_latents(latent_path)
+        with np.load(episode_path, allow_pickle=False) as episode:
+            terminated = bool(episode["terminated"])
+        done = np.zeros(len(arrays["mean"]), np.float32)
+        done[-1] = float(terminated)
+        sequences.append({**arrays, "done": done})
+    return sequences
+
+
+SEQUENCE_FIELDS = ("mean", "log_variance", "actions", "done")
+
+
+def _window_batch(sequences, picks, starts, length: int):
+    """Arrays (batch, length, ...) of the chosen windows, zero-padded, with a mask of real steps."""
+    batch = {
+        name: np.zeros((len(picks), length, *sequences[0][name].shape[1:]), np.float32)
+        for name in SEQUENCE_FIELDS
+    }
+    mask = np.zeros((len(picks), length), np.float32)
+    for row, (index, start) in enumerate(zip(picks, starts, strict=True)):
+        stop = min(start + length, len(sequences[index]["mean"]))
+        for name in SEQUENCE_FIELDS:
+            batch[name][row, : stop - start] = sequences[index][name][start:stop]
+        mask[row, : stop - start] = 1.0
+    return tuple(batch[name] for name in SEQUENCE_FIELDS) + (mask,)
+
+
+def _signature(sequences, length: int):
+    return tuple(
+        tf.TensorSpec((None, length, *sequences[0][name].shape[1:]), tf.float32)
+        for name in SEQUENCE_FIELDS
+    ) + (tf.TensorSpec((None, length), tf.float32),)
+
+
+def training_batches(sequences, sequence_length: int, batch_size: int, seed: int):
+    """An endless dataset of batches of random windows of `sequence_length + 1` steps.
+
+    Each batch draws episodes at random and a random start in each; windows longer than an
+    episode are padded and masked, so episodes of any length can be used.
+    """
+    rng = np.random.default_rng(seed)
+    length = sequence_length + 1
+
+    def generate():
+        while True:
+            picks = rng.integers(len(sequences), size=batch_size)
+            lengths = np.array([len(sequences[index]["mean"]) for index in picks])
+            starts = rng.integers(np.maximum(lengths - length, 0) + 1)
+            yield _window_batch(sequences, picks, starts, length)
+
+    dataset = tf.data.Dataset.from_generator(
+        generate, output_signature=_signature(sequences, length)
+    )
+    return dataset.prefetch(2)
+
+
+def evaluation_batches(sequences, sequence_length: int, batch_size: int):
+    """A finite dataset: the first `sequence_length + 1` steps of every episode, in order."""
+    length = sequence_length + 1
+    picks = np.arange(len(sequences))
+
+    def generate():
+        for first in range(0, len(picks), batch_size):
+            chosen = picks[first : first + batch_size]
+            yield _window_batch(sequences, chosen, np.zeros(len(chosen), int), length)
+
+    return tf.data.Dataset.from_generator(generate, output_signature=_signature(sequences, length))

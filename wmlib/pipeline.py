@@ -185,3 +185,56 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
 
     _build(directory, profile, _vision_settings(profile), build)
     return paths
+
+
+def mdnrnn_dir(profile: config.Profile | None = None) -> Path:
+    """The folder of a profile's trained M: checkpoint, history, final model, manifest."""
+    return (profile or config.active()).data_dir / "mdnrnn"
+
+
+def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
+    """The profile's trained MDN-RNN, training it (and everything before it) if needed.
+
+    M trains and validates on the same episodes V did: the held-out episodes are new to both.
+    """
+    from wmlib import memory, training, vision
+    from wmlib.runtime import keras
+
+    profile = profile or config.active()
+    settings = profile.memory
+    directory = mdnrnn_dir(profile)
+    model_path = directory / "mdnrnn.keras"
+
+    def build() -> dict:
+        keras.utils.set_random_seed(settings.seed)
+        latent_paths = ensure_latents(profile, workers)
+        episode_paths = ensure_episodes(profile, workers)
+        fraction = profile.vision.validation_fraction
+        train, validation = (
+            memory.load_sequences(latents, episodes)
+            for latents, episodes in zip(
+                vision.split_episodes(latent_paths, fraction),
+                vision.split_episodes(episode_paths, fraction),
+                strict=True,
+            )
+        )
+        frames = sum(len(sequence["mean"]) for sequence in train)
+        steps_per_epoch = max(1, frames // (settings.batch_size * (settings.sequence_length + 1)))
+        model, history = training.fit_resumable(
+            lambda: memory.build_mdnrnn(settings, profile.vision.latent_size),
+            memory.training_batches(
+                train, settings.sequence_length, settings.batch_size, settings.seed
+            ),
+            steps_per_epoch=steps_per_epoch,
+            epochs=-(-settings.training_steps // steps_per_epoch),
+            directory=directory,
+            validation_data=memory.evaluation_batches(
+                validation, settings.sequence_length, settings.batch_size
+            ),
+            validation_steps=-(-len(validation) // settings.batch_size),
+        )
+        training.save_atomically(model, model_path)
+        return {"training_episodes": len(train), "steps_per_epoch": steps_per_epoch, **history[-1]}
+
+    _build(directory, profile, {**_vision_settings(profile), "memory": asdict(settings)}, build)
+    return keras.models.load_model(model_path)
