@@ -9,6 +9,7 @@ it stays finite when a component is very narrow or the target is far from every 
 
 import math
 
+import gymnasium as gym
 import numpy as np
 
 from wmlib.runtime import keras, tf
@@ -337,3 +338,44 @@ def evaluation_batches(sequences, sequence_length: int, batch_size: int):
             yield _window_batch(sequences, chosen, np.zeros(len(chosen), int), length)
 
     return tf.data.Dataset.from_generator(generate, output_signature=_signature(sequences, length))
+
+
+class DreamEnv(gym.Env):
+    """CarRacing as M imagines it, for `count` dreams at once (chapter 5).
+
+    The observation is z, a (count, latent) array; `step` takes a (count, 3) array of actions,
+    advances M one step and samples every next z from its mixture at `temperature`. A dream
+    ends when M's done head gives the end of an episode more than even odds, or after
+    `max_steps`. M does not predict CarRacing's reward (the paper's car model had no reward
+    head either), so the reward is always 0. Decode z with V to see a dream.
+    """
+
+    def __init__(self, mdnrnn: MDNRNN, initial_z, temperature=1.0, max_steps=1000, seed=None):
+        self.mdnrnn, self.temperature, self.max_steps = mdnrnn, temperature, max_steps
+        self.initial_z = np.asarray(initial_z, np.float32)
+        count, latent = self.initial_z.shape
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (count, latent), np.float32)
+        self.action_space = gym.spaces.Box(
+            np.tile([-1.0, 0.0, 0.0], (count, 1)).astype(np.float32),
+            np.ones((count, 3), np.float32),
+        )
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, *, seed=None, options=None):
+        """Start every dream from its initial z, with M's memory empty."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self.z, self.steps = self.initial_z.copy(), 0
+        self.state = self.mdnrnn.initial_state(len(self.z))
+        return self.z, {}
+
+    def step(self, action):
+        """Advance every dream by one step of M."""
+        mixture, done_logits, self.state = self.mdnrnn.step(self.z, action, self.state)
+        self.z = sample(*(part.numpy() for part in mixture), self.temperature, self.rng)
+        self.z = self.z.astype(np.float32)
+        self.steps += 1
+        terminated = done_logits.numpy() > 0.0
+        truncated = np.full(len(self.z), self.steps >= self.max_steps)
+        return self.z, np.zeros(len(self.z), np.float32), terminated, truncated, {}
