@@ -62,3 +62,20 @@ def test_gate_viewer_redraws_for_each_step():
     first = image.value
     slider.value = 3
     assert image.value != first and decoded(image.value).shape[2] == 3
+
+
+def test_dream_player_steps_and_restarts():
+    from wmlib import config, memory, vision
+
+    vae = vision.build_vae(config.VisionConfig())
+    mdnrnn = memory.build_mdnrnn(config.MemoryConfig(hidden_units=8, mixtures=2))
+    player = widgets.dream_player(vae, mdnrnn, np.zeros(32, np.float32))
+    buttons, image, caption, _ = player.children
+    step_button, restart_button = buttons.children
+    assert caption.value == "dream step 0"
+    start = image.value
+    step_button.click()
+    step_button.click()
+    assert caption.value.startswith("dream step 2") and image.value != start
+    restart_button.click()
+    assert caption.value == "dream step 0" and image.value == start

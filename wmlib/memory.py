@@ -347,12 +347,16 @@ class DreamEnv(gym.Env):
     advances M one step and samples every next z from its mixture at `temperature`. A dream
     ends when M's done head gives the end of an episode more than even odds, or after
     `max_steps`. M does not predict CarRacing's reward (the paper's car model had no reward
-    head either), so the reward is always 0. Decode z with V to see a dream.
+    head either), so the reward is always 0. Decode z with V to see a dream. `memory`, an
+    (h, c) state, lets a dream start from what M remembers of a real episode so far.
     """
 
-    def __init__(self, mdnrnn: MDNRNN, initial_z, temperature=1.0, max_steps=1000, seed=None):
+    def __init__(
+        self, mdnrnn: MDNRNN, initial_z, temperature=1.0, max_steps=1000, seed=None, memory=None
+    ):
         self.mdnrnn, self.temperature, self.max_steps = mdnrnn, temperature, max_steps
         self.initial_z = np.asarray(initial_z, np.float32)
+        self.initial_memory = memory
         count, latent = self.initial_z.shape
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (count, latent), np.float32)
         self.action_space = gym.spaces.Box(
@@ -362,12 +366,12 @@ class DreamEnv(gym.Env):
         self.rng = np.random.default_rng(seed)
 
     def reset(self, *, seed=None, options=None):
-        """Start every dream from its initial z, with M's memory empty."""
+        """Start every dream from its initial z and memory (empty unless one was given)."""
         super().reset(seed=seed)
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self.z, self.steps = self.initial_z.copy(), 0
-        self.state = self.mdnrnn.initial_state(len(self.z))
+        self.state = self.initial_memory or self.mdnrnn.initial_state(len(self.z))
         return self.z, {}
 
     def step(self, action):

@@ -136,3 +136,46 @@ def gate_viewer(trace: dict, sequence: int = 0) -> widgets.VBox:
     slider.observe(lambda change: show(change["new"]), names="value")
     show(0)
     return widgets.VBox([slider, image])
+
+
+def dream_player(vae, mdnrnn, initial_z, memory=None, seed: int = 0) -> widgets.VBox:
+    """Drive inside M's dream: set steering, gas, brake and temperature; press *step* (chapter 5).
+
+    Each step runs M once from the current z and its memory, samples the next z at the chosen
+    temperature and shows it decoded by V. *restart* goes back to the starting z and memory.
+    """
+    from wmlib import memory as memory_module
+    from wmlib import vision
+
+    dream = memory_module.DreamEnv(mdnrnn, np.asarray(initial_z)[None], seed=seed, memory=memory)
+    controls = {
+        "steer": widgets.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.05, description="steer"),
+        "gas": widgets.FloatSlider(value=0.3, min=0.0, max=1.0, step=0.05, description="gas"),
+        "brake": widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="brake"),
+        "temperature": widgets.FloatSlider(
+            value=1.0, min=0.05, max=2.0, step=0.05, description="temperature"
+        ),
+    }
+    image, caption = widgets.Image(format="png", width=256), widgets.Label()
+    buttons = [widgets.Button(description="step"), widgets.Button(description="restart")]
+
+    def show(z, steps: int, ended: bool = False) -> None:
+        image.value = png_bytes(vision.decode(vae, z)[0])
+        caption.value = f"dream step {steps}" + (" (M predicts the episode ends)" if ended else "")
+
+    def step(button=None) -> None:
+        dream.temperature = controls["temperature"].value
+        action = np.array([[controls[name].value for name in ("steer", "gas", "brake")]])
+        z, _, terminated, _, _ = dream.step(action.astype(np.float32))
+        show(z, dream.steps, bool(terminated[0]))
+
+    def restart(button=None) -> None:
+        z, _ = dream.reset()
+        show(z, 0)
+
+    buttons[0].on_click(step)
+    buttons[1].on_click(restart)
+    restart()
+    return widgets.VBox(
+        [widgets.HBox(buttons), image, caption, widgets.VBox(list(controls.values()))]
+    )
