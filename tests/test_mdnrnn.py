@@ -82,6 +82,7 @@ def test_stepping_equals_the_whole_sequence(model):
     np.testing.assert_allclose(state[0].numpy(), h.numpy(), atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
 def test_save_and_load_round_trip(model, tmp_path):
     training.save_atomically(model, tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
@@ -133,3 +134,16 @@ def test_ensure_mdnrnn_trains_once_and_refuses_other_settings(tiny_profile):
     with pytest.raises(pipeline.ArtefactMismatchError, match="changed: memory"):
         pipeline.ensure_mdnrnn(changed, workers=1)
     assert vision.load_latents(pipeline.ensure_latents(profile)[0])["mean"].shape[1] == 32
+
+
+def test_predict_next_at_low_temperature_gives_the_likeliest_mean(model):
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(2, 32)).astype(np.float32)
+    action = np.zeros((2, 3), np.float32)
+    (logits, means, _), _, _ = model.step(z, action, model.initial_state(2))
+    likeliest = np.take_along_axis(
+        means.numpy(), logits.numpy().argmax(axis=-1)[..., None], axis=-1
+    )[..., 0]
+    next_z, done, state = model.predict_next(z, action, model.initial_state(2), 1e-6, rng)
+    np.testing.assert_allclose(next_z, likeliest, atol=1e-2)
+    assert done.shape == (2,) and np.all((done > 0) & (done < 1)) and state[0].shape == (2, 16)

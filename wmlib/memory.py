@@ -249,6 +249,12 @@ class MDNRNN(keras.Model):
         h, (_, c) = self.lstm.cell(inputs, list(state))
         return self.head(h), self.done_head(h)[..., 0], (h, c)
 
+    def predict_next(self, z, action, state, temperature: float, rng: np.random.Generator):
+        """Sample z_{t+1} at a temperature: (z_t, a_t, state) → (z_{t+1}, P(done), state')."""
+        mixture, done_logits, state = self.step(z, action, state)
+        next_z = sample(*(part.numpy() for part in mixture), temperature, rng)
+        return next_z.astype(np.float32), 1 / (1 + np.exp(-done_logits.numpy())), state
+
 
 def build_mdnrnn(config, latent_size: int = 32, action_size: int = 3) -> MDNRNN:
     """A new, compiled MDN-RNN with the config's sizes, optimiser and gradient clipping."""
@@ -376,10 +382,10 @@ class DreamEnv(gym.Env):
 
     def step(self, action):
         """Advance every dream by one step of M."""
-        mixture, done_logits, self.state = self.mdnrnn.step(self.z, action, self.state)
-        self.z = sample(*(part.numpy() for part in mixture), self.temperature, self.rng)
-        self.z = self.z.astype(np.float32)
+        self.z, done, self.state = self.mdnrnn.predict_next(
+            self.z, action, self.state, self.temperature, self.rng
+        )
         self.steps += 1
-        terminated = done_logits.numpy() > 0.0
+        terminated = done > 0.5
         truncated = np.full(len(self.z), self.steps >= self.max_steps)
         return self.z, np.zeros(len(self.z), np.float32), terminated, truncated, {}
