@@ -95,3 +95,13 @@ def test_ask_tell_errors_are_clear(make):
         evolution.AskTellError, match=rf"got 2 function values for a population of {len(solutions)}"
     ):
         strategy.tell(solutions, [0.0, 1.0])
+
+
+def test_record_run_keeps_what_each_generation_was_drawn_from():
+    strategy = evolution.CMAES(np.array([1.0, -1.0]), 0.5, seed=0)
+    records = evolution.record_run(strategy, evolution.sphere, 3)
+    assert len(records) == 3 and strategy.generation == 3
+    np.testing.assert_array_equal(records[0]["mean"], [1.0, -1.0])
+    np.testing.assert_array_equal(records[0]["covariance"], np.eye(2))
+    assert records[1]["population"].shape == (strategy.parameters.population_size, 2)
+    np.testing.assert_allclose(records[2]["values"], evolution.sphere(records[2]["population"]))

@@ -79,3 +79,14 @@ def test_dream_player_steps_and_restarts():
     assert caption.value.startswith("dream step 2") and image.value != start
     restart_button.click()
     assert caption.value == "dream step 0" and image.value == start
+
+
+def test_generation_viewer_draws_each_generation():
+    from wmlib import evolution
+
+    strategy = evolution.CMAES(np.array([2.0, 2.0]), 0.5, seed=0)
+    records = evolution.record_run(strategy, evolution.sphere, 5)
+    slider, image = widgets.generation_viewer(evolution.sphere, records, (-3, 3)).children
+    first = image.value
+    slider.value = 4
+    assert slider.max == 4 and image.value != first

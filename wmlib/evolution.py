@@ -232,3 +232,28 @@ def minimise(strategy, function, target=1e-8, max_evaluations=100_000):
         if best < target:
             break
     return evaluations, best
+
+
+def record_run(strategy, function, generations: int) -> list[dict]:
+    """Run `generations` generations and keep, for each, what the chapters draw.
+
+    Each record holds the population, its values, and the mean, σ and covariance the population
+    was drawn with (the covariance is the identity for strategies that have none).
+    """
+    records = []
+    for _ in range(generations):
+        mean, sigma = strategy.mean.copy(), strategy.sigma
+        covariance = getattr(strategy, "covariance", np.eye(len(mean))).copy()
+        population = strategy.ask()
+        values = function(population)
+        strategy.tell(population, values)
+        records.append(
+            {
+                "population": population,
+                "values": values,
+                "mean": mean,
+                "sigma": sigma,
+                "covariance": covariance,
+            }
+        )
+    return records

@@ -112,3 +112,36 @@ def show_grid(frames: np.ndarray, row_labels, column_labels, size: float = 1.2):
                 axis.set_title(column_labels[column], fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def draw_generation(axis, function, record: dict, bounds, title: str = ""):
+    """A 2-D function's contours, one generation's population, its mean and its 2σ ellipse."""
+    grid = np.linspace(bounds[0], bounds[1], 200)
+    x, y = np.meshgrid(grid, grid)
+    values = function(np.stack([x, y], axis=-1))
+    axis.contour(x, y, np.log10(values + 1e-12), levels=15, cmap="Greys", linewidths=0.6)
+    population = record["population"]
+    axis.scatter(population[:, 0], population[:, 1], s=12, color="C0", zorder=3)
+    axis.plot(*record["mean"], "x", color="C3", markersize=9, markeredgewidth=2, zorder=4)
+    eigenvalues, basis = np.linalg.eigh(record["sigma"] ** 2 * record["covariance"])
+    angle = np.linspace(0, 2 * np.pi, 100)
+    circle = np.stack([np.cos(angle), np.sin(angle)])
+    ellipse = record["mean"][:, None] + 2 * basis @ (
+        np.sqrt(np.maximum(eigenvalues, 0))[:, None] * circle
+    )
+    axis.plot(*ellipse, color="C3", linewidth=1.2)
+    axis.set_xlim(bounds)
+    axis.set_ylim(bounds)
+    axis.set_aspect("equal")
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.set_title(title, fontsize=9)
+
+
+def plot_generations(function, records: list[dict], shown, bounds, size: float = 2.4):
+    """Static panels of chosen generations (the web book's stand-in for the slider)."""
+    figure, axes = plt.subplots(1, len(shown), figsize=(size * len(shown), size + 0.3))
+    for axis, generation in zip(np.ravel(axes), shown, strict=True):
+        draw_generation(axis, function, records[generation], bounds, f"generation {generation}")
+    figure.tight_layout()
+    return figure

@@ -179,3 +179,24 @@ def dream_player(vae, mdnrnn, initial_z, memory=None, seed: int = 0) -> widgets.
     return widgets.VBox(
         [widgets.HBox(buttons), image, caption, widgets.VBox(list(controls.values()))]
     )
+
+
+def generation_viewer(function, records: list[dict], bounds) -> widgets.VBox:
+    """A slider over the generations of a 2-D run, drawing each population (chapters 6 and 7)."""
+    import matplotlib.pyplot as plt
+
+    from wmlib import plots
+
+    slider = widgets.IntSlider(value=0, min=0, max=len(records) - 1, description="generation")
+    image = widgets.Image(format="png", width=360)
+
+    def show(generation: int) -> None:
+        figure, axis = plt.subplots(figsize=(4, 4))
+        best = records[generation]["values"].min()
+        title = f"generation {generation}: best f = {best:.2e}"
+        plots.draw_generation(axis, function, records[generation], bounds, title)
+        image.value = figure_png(figure)
+
+    slider.observe(lambda change: show(change["new"]), names="value")
+    show(0)
+    return widgets.VBox([slider, image])
