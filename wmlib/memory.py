@@ -12,6 +12,7 @@ import math
 import gymnasium as gym
 import numpy as np
 
+from wmlib import training
 from wmlib.runtime import keras, tf
 
 LOG_SIGMA_RANGE = (-10.0, 10.0)
@@ -134,7 +135,7 @@ def run_lstm(inputs, kernel, recurrent_kernel, bias):
     return {name: np.stack(values, axis=1) for name, values in trace.items()}
 
 
-class MixtureDensityModel(keras.Model):
+class MixtureDensityModel(training.LossTermsModel):
     """Any network that ends in a `MixtureDensityHead`, trained by `fit` on the mixture NLL.
 
     `network` maps inputs to (logits, means, log σ); the targets passed to `fit` are the
@@ -142,34 +143,20 @@ class MixtureDensityModel(keras.Model):
     """
 
     def __init__(self, network: keras.Model, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("nll",), **kwargs)
         self.network = network
-        self.nll = keras.metrics.Mean(name="nll")
-
-    @property
-    def metrics(self):
-        return [self.nll]
 
     def call(self, inputs, training=False):
         return self.network(inputs, training=training)
 
-    def train_step(self, data):
-        inputs, targets = data
-        with tf.GradientTape() as tape:
-            loss = gmm_negative_log_likelihood(targets, *self(inputs, training=True))
-        gradients = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
-        self.nll.update_state(loss)
-        return {"nll": self.nll.result()}
-
-    def test_step(self, data):
-        inputs, targets = data
-        self.nll.update_state(gmm_negative_log_likelihood(targets, *self(inputs)))
-        return {"nll": self.nll.result()}
+    def loss_terms(self, batch, training: bool):
+        """(NLL,) of the targets under the predicted mixtures."""
+        inputs, targets = batch
+        return (gmm_negative_log_likelihood(targets, *self(inputs, training=training)),)
 
 
 @keras.saving.register_keras_serializable(package="wmlib")
-class MDNRNN(keras.Model):
+class MDNRNN(training.LossTermsModel):
     """M: an LSTM over [z_t, a_t] with a mixture head per latent dimension for z_{t+1} (chapter 5).
 
     A second, single-unit head predicts whether the episode ends after the step (the logit of
@@ -178,17 +165,12 @@ class MDNRNN(keras.Model):
     """
 
     def __init__(self, latent_size=32, action_size=3, hidden_units=256, mixtures=5, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("loss", "nll", "done"), **kwargs)
         self.latent_size, self.action_size = latent_size, action_size
         self.hidden_units, self.mixtures = hidden_units, mixtures
         self.lstm = keras.layers.LSTM(hidden_units, return_sequences=True, return_state=True)
         self.head = MixtureDensityHead(latent_size, mixtures)
         self.done_head = keras.layers.Dense(1)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("loss", "nll", "done")}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, inputs, initial_state=None, training=False):
         """[z, a] sequences (batch, time, latent + action) → (mixture, done logits, final state)."""
@@ -212,22 +194,6 @@ class MDNRNN(keras.Model):
         cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(done[:, 1:], done_logits)
         done_loss = tf.reduce_sum(cross_entropy * mask) / steps
         return nll + done_loss, nll, done_loss
-
-    def track(self, losses) -> dict:
-        """Add a batch's loss terms to the running means Keras reports."""
-        for tracker, value in zip(self.trackers.values(), losses, strict=True):
-            tracker.update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    def train_step(self, batch):
-        with tf.GradientTape() as tape:
-            losses = self.loss_terms(batch, training=True)
-        gradients = tape.gradient(losses[0], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
-        return self.track(losses)
-
-    def test_step(self, batch):
-        return self.track(self.loss_terms(batch, training=False))
 
     def get_config(self):
         sizes = ("latent_size", "action_size", "hidden_units", "mixtures")

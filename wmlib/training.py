@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from wmlib.runtime import keras
+from wmlib.runtime import keras, tf
 
 
 def save_atomically(model: keras.Model, path: Path) -> None:
@@ -102,3 +102,41 @@ def fit_resumable(
             verbose=0,
         )
     return model, history
+
+
+class LossTermsModel(keras.Model):
+    """A Keras model trained by `fit` on loss terms it computes itself (V and M both are).
+
+    A subclass names its terms and implements `loss_terms(batch, training)`, returning them in
+    that order; the first is the one minimised. `train_step` differentiates it under a
+    `GradientTape` and applies the optimiser; every term is tracked as a running mean, so `fit`
+    and `evaluate` report each one separately.
+    """
+
+    def __init__(self, term_names: tuple[str, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in term_names}
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def loss_terms(self, batch, training: bool):
+        """The loss terms on a batch, the one to minimise first."""
+        raise NotImplementedError
+
+    def track(self, losses) -> dict:
+        """Add a batch's loss terms to the running means Keras reports."""
+        for tracker, value in zip(self.trackers.values(), losses, strict=True):
+            tracker.update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            losses = self.loss_terms(batch, training=True)
+        gradients = tape.gradient(losses[0], self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+        return self.track(losses)
+
+    def test_step(self, batch):
+        return self.track(self.loss_terms(batch, training=False))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wmlib import rollouts
+from wmlib import rollouts, training
 from wmlib.config import VisionConfig
 from wmlib.runtime import keras, tf
 
@@ -81,28 +81,21 @@ def vae_loss(frames, reconstructions, mean, log_variance, kl_floor: float):
 
 
 @keras.saving.register_keras_serializable(package="wmlib")
-class ConvVAE(keras.Model):
-    """V: encoder, sampling and decoder, trained by `fit` through its own `train_step`."""
+class ConvVAE(training.LossTermsModel):
+    """V: encoder, sampling and decoder, trained by `fit` on (total, reconstruction, KL)."""
 
     def __init__(self, latent_size: int = 32, kl_tolerance: float = 0.5, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("loss", "reconstruction", "kl"), **kwargs)
         self.latent_size = latent_size
         self.kl_tolerance = kl_tolerance
         self.encoder = build_encoder(latent_size)
         self.decoder = build_decoder(latent_size)
         self.sampling = Sampling()
-        self.trackers = {
-            name: keras.metrics.Mean(name=name) for name in ("loss", "reconstruction", "kl")
-        }
 
     @property
     def kl_floor(self) -> float:
         """The KL term's floor in nats per frame."""
         return self.kl_tolerance * self.latent_size
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
 
     def call(self, frames, training=False):
         mean, log_variance = self.encoder(frames, training=training)
@@ -113,22 +106,6 @@ class ConvVAE(keras.Model):
         """(total, reconstruction, KL) of the paper's loss on a batch of frames."""
         reconstructions, mean, log_variance = self(frames, training=training)
         return vae_loss(frames, reconstructions, mean, log_variance, self.kl_floor)
-
-    def track(self, losses) -> dict:
-        """Add a batch's loss terms to the running means Keras reports."""
-        for tracker, value in zip(self.trackers.values(), losses, strict=True):
-            tracker.update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    def train_step(self, frames):
-        with tf.GradientTape() as tape:
-            losses = self.loss_terms(frames, training=True)
-        gradients = tape.gradient(losses[0], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
-        return self.track(losses)
-
-    def test_step(self, frames):
-        return self.track(self.loss_terms(frames, training=False))
 
     def get_config(self):
         return {
