@@ -40,10 +40,7 @@ def read_manifest(directory: Path) -> dict | None:
 
 def write_manifest(directory: Path, manifest: dict) -> None:
     """Write a manifest atomically (a temporary file renamed over the old one)."""
-    path = Path(directory) / MANIFEST
-    partial = path.with_name(f".{MANIFEST}.partial")
-    partial.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(partial, path)
+    rollouts.write_json(Path(directory) / MANIFEST, manifest)
 
 
 def _check_settings(directory: Path, manifest: dict | None, settings: dict) -> None:
@@ -187,6 +184,28 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
     return paths
 
 
+def memory_sequences(profile: config.Profile | None = None, workers: int = 0):
+    """(training, held-out) encoded episodes for M, split as V's episodes were.
+
+    The held-out episodes are new to both V and M; each episode is a dict of arrays
+    (`wmlib.memory.load_sequences`).
+    """
+    from wmlib import memory, vision
+
+    profile = profile or config.active()
+    latent_paths = ensure_latents(profile, workers)
+    episode_paths = ensure_episodes(profile, workers)
+    fraction = profile.vision.validation_fraction
+    return tuple(
+        memory.load_sequences(latents, episodes)
+        for latents, episodes in zip(
+            vision.split_episodes(latent_paths, fraction),
+            vision.split_episodes(episode_paths, fraction),
+            strict=True,
+        )
+    )
+
+
 def mdnrnn_dir(profile: config.Profile | None = None) -> Path:
     """The folder of a profile's trained M: checkpoint, history, final model, manifest."""
     return (profile or config.active()).data_dir / "mdnrnn"
@@ -195,9 +214,9 @@ def mdnrnn_dir(profile: config.Profile | None = None) -> Path:
 def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
     """The profile's trained MDN-RNN, training it (and everything before it) if needed.
 
-    M trains and validates on the same episodes V did: the held-out episodes are new to both.
+    M trains and validates on the same episodes V did (`memory_sequences`).
     """
-    from wmlib import memory, training, vision
+    from wmlib import memory, training
     from wmlib.runtime import keras
 
     profile = profile or config.active()
@@ -207,17 +226,7 @@ def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
 
     def build() -> dict:
         keras.utils.set_random_seed(settings.seed)
-        latent_paths = ensure_latents(profile, workers)
-        episode_paths = ensure_episodes(profile, workers)
-        fraction = profile.vision.validation_fraction
-        train, validation = (
-            memory.load_sequences(latents, episodes)
-            for latents, episodes in zip(
-                vision.split_episodes(latent_paths, fraction),
-                vision.split_episodes(episode_paths, fraction),
-                strict=True,
-            )
-        )
+        train, validation = memory_sequences(profile, workers)
         frames = sum(len(sequence["mean"]) for sequence in train)
         steps_per_epoch = max(1, frames // (settings.batch_size * (settings.sequence_length + 1)))
         model, history = training.fit_resumable(

@@ -7,6 +7,7 @@ renamed), so a collection that is killed leaves only whole episodes behind and r
 recording the ones that are missing.
 """
 
+import json
 import os
 import time
 import zipfile
@@ -206,6 +207,14 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez_compressed(file, **arrays)
         file.flush()
         os.fsync(file.fileno())
+    os.replace(partial, path)
+
+
+def write_json(path: Path, value) -> None:
+    """Write a value as JSON atomically: a hidden partial file, then a rename."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n")
     os.replace(partial, path)
 
 

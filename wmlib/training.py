@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from wmlib import rollouts
 from wmlib.runtime import keras, tf
 
 
@@ -21,14 +22,6 @@ def save_atomically(model: keras.Model, path: Path) -> None:
     path = Path(path)
     partial = path.with_name(f".partial.{path.name}")
     model.save(partial)
-    os.replace(partial, path)
-
-
-def write_json_atomically(value, path: Path) -> None:
-    """Write JSON to `path` through a partial file and a rename."""
-    path = Path(path)
-    partial = path.with_name(f".partial.{path.name}")
-    partial.write_text(json.dumps(value, indent=1) + "\n")
     os.replace(partial, path)
 
 
@@ -42,7 +35,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         save_atomically(self.model, self.checkpoint)
         self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
-        write_json_atomically(self.history, self.history_path)
+        rollouts.write_json(self.history_path, self.history)
 
 
 class Progress(keras.callbacks.Callback):
