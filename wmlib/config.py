@@ -97,8 +97,29 @@ class ControlConfig:
     """Fitness is penalised by this times the mean squared parameter."""
     generations: int = 1800
     """CMA-ES generations (the paper's run took about 1,800)."""
+    training_steps: int = 1000
+    """Steps after which a training episode is cut short; CarRacing's own limit is 1,000."""
+    mean_evaluation_interval: int = 25
+    """Every this many generations CMA-ES's mean is scored on fixed tracks; the best-scoring mean
+    is the controller the search returns (the paper's code did this every 25 generations)."""
+    mean_evaluation_episodes: int = 64
+    """Episodes (fixed seeds, `evaluation_steps` long) of each evaluation of the mean."""
     evaluation_episodes: int = 100
-    """Episodes over which the final controller is scored."""
+    """Episodes (fixed seeds) over which the final controller is scored."""
+    evaluation_steps: int = 1000
+    """Length of every evaluation episode: CarRacing's own 1,000 steps, on which the paper's
+    scores are measured (shorter only in `ci`)."""
+    environments_per_task: int = 4
+    """Environments a worker steps in lock-step, so that V and M run batched over them."""
+    rollout_time_limit: float = 900.0
+    """Seconds a worker may spend on one task before it is killed and the task retried."""
+    seed: int = 0
+    """Seeds CMA-ES's sampling."""
+    training_seed: int = 2_000_000
+    """First seed of the training tracks: generation g drives the next `episodes_per_candidate`
+    tracks after generation g − 1's, apart from the data-collection seeds."""
+    evaluation_seed: int = 1_000_000
+    """First seed of the fixed evaluation tracks, far from the collection and training seeds."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +169,12 @@ PROFILES = {
             population_size=4,
             episodes_per_candidate=1,
             generations=2,
+            training_steps=40,
+            mean_evaluation_interval=1,
+            mean_evaluation_episodes=1,
             evaluation_episodes=2,
+            evaluation_steps=60,
+            environments_per_task=2,
         ),
     ),
     "small": Profile(
@@ -160,9 +186,11 @@ PROFILES = {
         memory=MemoryConfig(batch_size=16, training_steps=500),
         control=ControlConfig(
             population_size=16,
-            episodes_per_candidate=4,
-            generations=40,
-            evaluation_episodes=100,
+            episodes_per_candidate=2,
+            generations=20,
+            training_steps=500,
+            mean_evaluation_interval=5,
+            mean_evaluation_episodes=8,
         ),
     ),
     "paper": Profile(

@@ -22,11 +22,13 @@ ENV_ID = "CarRacing-v3"
 RAW_SHAPE = (96, 96, 3)
 ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
 ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
+EPISODE_STEPS = 1000
+"""CarRacing's own episode length; the paper's scores are returns over episodes this long."""
 ZOOM_STEPS = 50
 """CarRacing's camera zooms in during its first second, 50 frames at 50 frames per second."""
 
 
-def make_env(max_steps: int = 1000, render_mode: str | None = None) -> gym.Env:
+def make_env(max_steps: int = EPISODE_STEPS, render_mode: str | None = None) -> gym.Env:
     """CarRacing-v3 with continuous actions, truncated after `max_steps` steps; needs no screen."""
     return gym.make(ENV_ID, max_episode_steps=max_steps, render_mode=render_mode)
 

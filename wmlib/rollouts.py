@@ -12,9 +12,7 @@ import os
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +20,13 @@ from tqdm.auto import tqdm
 
 from wmlib.config import FrameConfig, RolloutConfig
 from wmlib.env import ACTION_HIGH, ACTION_LOW, controller_action, make_env, preprocess
+from wmlib.workers import WorkerPool
 
 LATENT_SIZE = 32
 """Size of the random features that stand in for an untrained V's z (the paper's z size)."""
+EPISODE_TIME_LIMIT = 600.0
+"""Seconds one recorded episode may take in a worker before the worker is replaced and the
+episode recorded again (a 1,000-step episode takes about 7 s on one core)."""
 
 
 @dataclass
@@ -317,8 +319,8 @@ def parallel_map(
 ) -> Iterator:
     """Yield `function(*args)` for each argument tuple, in completion order, with a progress bar.
 
-    With more than one worker the calls run in fresh (spawned) processes, which start clean of
-    any TensorFlow state the caller may hold.
+    With more than one worker the calls run in a `WorkerPool` of fresh (spawned) processes, which
+    start clean of any TensorFlow state the caller may hold and are replaced if they crash or hang.
     """
     arguments = list(arguments)
     done = total - len(arguments)
@@ -328,10 +330,9 @@ def parallel_map(
                 yield function(*args)
                 progress.update()
             return
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(function, *args) for args in arguments]
-            for future in as_completed(futures):
-                yield future.result()
+        with WorkerPool(workers, EPISODE_TIME_LIMIT) as pool:
+            for _, result in pool.imap_unordered(function, arguments):
+                yield result
                 progress.update()
 
 
