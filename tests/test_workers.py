@@ -1,0 +1,79 @@
+"""The worker pool: results in order, and crashed, hung or failing tasks handled."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from wmlib.workers import WorkerError, WorkerPool
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def crash_once(marker: str, value: int) -> int:
+    """Kill its own worker the first time it runs (as a segfault would), then succeed."""
+    if not Path(marker).exists():
+        Path(marker).touch()
+        os._exit(1)
+    return value
+
+
+def hang_once(marker: str, value: int) -> int:
+    """Hang the first time it runs, then succeed."""
+    if not Path(marker).exists():
+        Path(marker).touch()
+        time.sleep(3600)
+    return value
+
+
+def always_crash() -> None:
+    os._exit(3)
+
+
+def divide(x: int) -> float:
+    return 1 / x
+
+
+def test_map_returns_results_in_order():
+    with WorkerPool(2, time_limit=60) as pool:
+        assert pool.map(square, [(x,) for x in range(7)]) == [x * x for x in range(7)]
+        assert pool.map(square, [(3,)]) == [9]
+        assert pool.replaced == 0
+
+
+def test_a_crashed_worker_is_replaced_and_its_task_retried(tmp_path):
+    with WorkerPool(2, time_limit=60) as pool:
+        results = pool.map(crash_once, [(str(tmp_path / "crashed"), 5), (str(tmp_path / "x"), 6)])
+        assert sorted(results) == [5, 6]
+        assert pool.replaced == 2
+
+
+def test_a_hung_worker_is_killed_at_its_time_limit_and_its_task_retried(tmp_path):
+    start = time.monotonic()
+    with WorkerPool(1, time_limit=3) as pool:
+        assert pool.map(hang_once, [(str(tmp_path / "hung"), 7)]) == [7]
+        assert pool.replaced == 1
+    assert time.monotonic() - start < 30
+
+
+def test_a_task_that_always_crashes_fails_with_a_clear_error():
+    with (
+        WorkerPool(1, time_limit=60, retries=1) as pool,
+        pytest.raises(WorkerError, match=r"Task 0 \(always_crash\) failed 2 times.*exit code 3"),
+    ):
+        pool.map(always_crash, [()])
+
+
+def test_an_exception_in_a_task_is_reported_with_its_traceback_not_retried():
+    with WorkerPool(1, time_limit=60) as pool:
+        with pytest.raises(WorkerError, match="ZeroDivisionError"):
+            pool.map(divide, [(0,)])
+        assert pool.replaced == 0
+
+
+def test_a_pool_needs_a_worker():
+    with pytest.raises(ValueError, match="at least one worker"):
+        WorkerPool(0, time_limit=1)
