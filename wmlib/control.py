@@ -148,8 +148,8 @@ def rollout_task(
     if key not in _AGENTS:
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        mdnrnn = keras.models.load_model(mdnrnn_path) if mdnrnn_path else None
-        _AGENTS[key] = Agent(keras.models.load_model(vae_path), mdnrnn)
+        mdnrnn = keras.models.load_model(mdnrnn_path, compile=False) if mdnrnn_path else None
+        _AGENTS[key] = Agent(keras.models.load_model(vae_path, compile=False), mdnrnn)
     return drive(_AGENTS[key], parameters, seeds, max_steps)
 
 
