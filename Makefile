@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-warn-script-location
 
-.PHONY: install book test execute lint format clean
+.PHONY: install book test execute status lint format clean
 
 install: $(INSTALLED)
 
@@ -29,6 +29,12 @@ execute: $(INSTALLED)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.store_widget_state=True \
 		book/*.ipynb
+	$(MAKE) status
+
+## status: regenerate the methods page's status tables from the manifests and the chapters
+status: $(INSTALLED)
+	$(BIN)/python -m wmlib status --profile $${WM_PROFILE:-small} > book/status_table.md.partial
+	mv book/status_table.md.partial book/status_table.md
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check wmlib tests book bench

@@ -3,13 +3,15 @@
 Each stage builds its artefact in `data/<profile>/` through `wmlib.pipeline`, skipping what is
 already there and resuming what an interrupted run left; a stage builds the stages it needs
 first. `all` builds everything the book shows: the whole pipeline, then the z-only ablation.
+`status` prints the methods page's tables (`wmlib.status`) from the manifests and chapters.
 """
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
-from wmlib import config, pipeline
+from wmlib import config, pipeline, status
 
 STAGES = {
     "collect": (pipeline.ensure_episodes, pipeline.episodes_dir),
@@ -38,7 +40,9 @@ def run_stage(stage: str, profile: config.Profile, workers: int, use_memory: boo
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the stage(s) and print what each built."""
     parser = argparse.ArgumentParser(prog="python -m wmlib", description=__doc__)
-    parser.add_argument("stage", choices=[*STAGES, "all"], help="the artefact to build")
+    parser.add_argument(
+        "stage", choices=[*STAGES, "all", "status"], help="the artefact to build, or status"
+    )
     parser.add_argument(
         "--profile",
         default=os.environ.get(config.PROFILE_VARIABLE, config.DEFAULT_PROFILE),
@@ -58,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         profile = config.get(arguments.profile)
     except config.ProfileError as error:
         parser.error(str(error))
+    if arguments.stage == "status":
+        print(status.status_page(profile, Path(__file__).resolve().parent.parent / "book"))
+        return 0
     print(f"profile: {profile.name} ({profile.description}); data in {profile.data_dir}")
     stages = ALL if arguments.stage == "all" else [(arguments.stage, not arguments.z_only)]
     try:

@@ -145,3 +145,50 @@ def plot_generations(function, records: list[dict], shown, bounds, size: float =
         draw_generation(axis, function, records[generation], bounds, f"generation {generation}")
     figure.tight_layout()
     return figure
+
+
+def plot_search(histories: dict[str, list[dict]]):
+    """CMA-ES on CarRacing, one line colour per search: the population's best, mean and worst
+    return per generation (band), the scores of the mean on the fixed tracks (dots), σ, and the
+    wall time of each generation."""
+    figure, (fitness, sigma, seconds) = plt.subplots(
+        1, 3, figsize=(13, 3.4), gridspec_kw={"width_ratios": [2, 1, 1]}
+    )
+    for index, (name, history) in enumerate(histories.items()):
+        colour = f"C{index}"
+        generation = [record["generation"] for record in history]
+        worst, best = [r["worst"] for r in history], [r["best"] for r in history]
+        fitness.fill_between(generation, worst, best, color=colour, alpha=0.2)
+        fitness.plot(generation, [r["mean"] for r in history], color=colour, label=f"{name}: mean")
+        fitness.plot(generation, best, color=colour, linewidth=0.8, linestyle="--")
+        scored = [r for r in history if "mean_score" in r]
+        fitness.plot(
+            [r["generation"] for r in scored],
+            [r["mean_score"] for r in scored],
+            "o",
+            color=colour,
+            label=f"{name}: CMA-ES mean on fixed tracks",
+        )
+        sigma.plot(generation, [r["sigma"] for r in history], color=colour, label=name)
+        seconds.plot(generation, [r["seconds"] for r in history], color=colour, label=name)
+    fitness.set(xlabel="generation", ylabel="return", title="population: worst–best band, mean")
+    fitness.legend(fontsize=7)
+    sigma.set(xlabel="generation", title="step size σ")
+    seconds.set(xlabel="generation", ylabel="seconds", title="wall time per generation")
+    seconds.set_ylim(bottom=0)
+    figure.tight_layout()
+    return figure
+
+
+def plot_returns(returns_by_agent: dict[str, np.ndarray], bins: int = 20):
+    """Histogram of evaluation returns, one colour per agent, with each agent's mean marked."""
+    figure, axis = plt.subplots(figsize=(8, 3.2))
+    edges = np.histogram_bin_edges(np.concatenate(list(returns_by_agent.values())), bins)
+    for index, (name, returns) in enumerate(returns_by_agent.items()):
+        label = f"{name}: {returns.mean():.0f} ± {returns.std():.0f}"
+        axis.hist(returns, edges, color=f"C{index}", alpha=0.55, label=label)
+        axis.axvline(returns.mean(), color=f"C{index}", linewidth=2)
+    axis.set(xlabel="return per episode", ylabel="episodes")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

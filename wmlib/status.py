@@ -1,0 +1,101 @@
+"""The status page (chapter 10: methods): what was run, at which profile, on what, how long.
+
+Every artefact's manifest records its profile, machine, time taken and a summary; every chapter
+saved by `make execute` records when each cell ran and prints its profile first. This module
+reads both and writes the table `book/status_table.md` that the methods page includes, so the
+page states what the code measured, never what someone typed.
+"""
+
+import datetime
+import json
+import re
+from pathlib import Path
+
+from wmlib import config, pipeline
+
+STAGES = [
+    ("episodes", pipeline.episodes_dir),
+    ("V (vae)", pipeline.vae_dir),
+    ("latents", pipeline.latents_dir),
+    ("M (mdnrnn)", pipeline.mdnrnn_dir),
+    ("C (controller)", pipeline.controller_dir),
+    ("C, z only", lambda profile: pipeline.controller_dir(profile, use_memory=False)),
+    ("evaluation", pipeline.evaluation_dir),
+    ("evaluation, z only", lambda profile: pipeline.evaluation_dir(profile, use_memory=False)),
+]
+PROFILE_LINE = re.compile(r"Profile '(\w+)'")
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a short reading: '42 s', '12.5 min' or '3.2 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def stage_rows(profile: config.Profile) -> list[list[str]]:
+    """One row per pipeline stage whose manifest exists: name, profile, machine, time, summary."""
+    rows = []
+    for name, directory in STAGES:
+        manifest = pipeline.read_manifest(directory(profile))
+        if manifest is None:
+            continue
+        if not manifest["complete"]:
+            rows.append([name, manifest["profile"], "", "unfinished", ""])
+            continue
+        summary = ", ".join(
+            f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+            for key, value in manifest["summary"].items()
+        )
+        rows.append(
+            [
+                name,
+                manifest["profile"],
+                f"{manifest['machine']}, {manifest['finished'][:10]}",
+                duration(manifest["seconds"]),
+                summary,
+            ]
+        )
+    return rows
+
+
+def chapter_row(path: Path) -> list[str]:
+    """A saved chapter's profile (from its printed first line), when it ran and how long."""
+    cells = json.loads(path.read_text())["cells"]
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    printed = "".join(
+        "".join(output.get("text", "")) for cell in code[:2] for output in cell.get("outputs", [])
+    )
+    match = PROFILE_LINE.search(printed)
+    times = [cell["metadata"].get("execution", {}) for cell in code]
+    if not times or "iopub.execute_input" not in times[0]:
+        return [path.stem, match.group(1) if match else "", "", "not executed"]
+    start = datetime.datetime.fromisoformat(times[0]["iopub.execute_input"])
+    end = datetime.datetime.fromisoformat(times[-1]["shell.execute_reply"])
+    seconds = (end - start).total_seconds()
+    return [
+        path.stem,
+        match.group(1) if match else "?",
+        start.strftime("%Y-%m-%d"),
+        duration(seconds),
+        "",
+    ]
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def status_page(profile: config.Profile, book: Path) -> str:
+    """The two tables of the methods page: pipeline stages, then chapters."""
+    stages = table(stage_rows(profile), ["stage", "profile", "machine, date", "time", "result"])
+    chapters = table(
+        [chapter_row(path) for path in sorted(Path(book).glob("*.ipynb"))],
+        ["chapter", "profile", "run on", "time"],
+    )
+    return f"{stages}\n\n{chapters}\n"
