@@ -75,13 +75,7 @@ def chapter_row(path: Path) -> list[str]:
     start = datetime.datetime.fromisoformat(times[0]["iopub.execute_input"])
     end = datetime.datetime.fromisoformat(times[-1]["shell.execute_reply"])
     seconds = (end - start).total_seconds()
-    return [
-        path.stem,
-        match.group(1) if match else "?",
-        start.strftime("%Y-%m-%d"),
-        duration(seconds),
-        "",
-    ]
+    return [path.stem, match.group(1) if match else "", f"{start:%Y-%m-%d}", duration(seconds)]
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
