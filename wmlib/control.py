@@ -330,7 +330,7 @@ def search(
     return state
 
 
-def video_frames(frames: list[np.ndarray], rewards: list[float], scale: int = 3, stride: int = 2):
+def video_frames(frames: list[np.ndarray], rewards: list[float], scale: int = 2, stride: int = 3):
     """Pictures for a video of one episode: every `stride`-th raw frame, enlarged `scale` times,
     with the step and the reward collected so far written on it."""
     from PIL import Image, ImageDraw

@@ -24,6 +24,8 @@ ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
 ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
 EPISODE_STEPS = 1000
 """CarRacing's own episode length; the paper's scores are returns over episodes this long."""
+FRAMES_PER_SECOND = 50
+"""CarRacing's simulation rate: one step is 1/50 of a second."""
 ZOOM_STEPS = 50
 """CarRacing's camera zooms in during its first second, 50 frames at 50 frames per second."""
 

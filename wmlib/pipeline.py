@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from wmlib import __version__, config, rollouts
+from wmlib import __version__, config, env, rollouts
 
 MANIFEST = "manifest.json"
 
@@ -391,5 +391,7 @@ def record_video(
         agent, parameters[None], [seed], profile.control.evaluation_steps, record=True
     )
     frames, rewards = recordings[0]
-    control.write_gif(path, control.video_frames(frames, rewards), frames_per_second=25)
+    stride = 3
+    pictures = control.video_frames(frames, rewards, stride=stride)
+    control.write_gif(path, pictures, frames_per_second=env.FRAMES_PER_SECOND / stride)
     return float(returns[0])
