@@ -10,7 +10,6 @@ The agent steps several environments in lock-step so that V and M run once per s
 C is a NumPy product. Rollouts run in a `WorkerPool`, each worker loading V and M once.
 """
 
-import os
 import pickle
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from tqdm.auto import tqdm
 from wmlib import memory, vision
 from wmlib.config import ControlConfig, FrameConfig
 from wmlib.env import controller_action, make_env, preprocess
-from wmlib.rollouts import write_json, write_npz
+from wmlib.rollouts import write_atomically, write_json, write_npz
 from wmlib.runtime import keras, tf
 from wmlib.workers import WorkerPool
 
@@ -145,9 +144,10 @@ def rollout_task(
     parallelism comes from one worker per core, and threads competing for a core only slow it.
     """
     key = (vae_path, mdnrnn_path)
-    if key not in _AGENTS:
+    if not _AGENTS:  # TensorFlow's threads can only be set before its first operation
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
+    if key not in _AGENTS:
         mdnrnn = keras.models.load_model(mdnrnn_path, compile=False) if mdnrnn_path else None
         _AGENTS[key] = Agent(keras.models.load_model(vae_path, compile=False), mdnrnn)
     return drive(_AGENTS[key], parameters, seeds, max_steps)
@@ -248,9 +248,8 @@ def new_search(dimension: int, settings: ControlConfig) -> dict:
 
 def save_search(directory: Path, search: dict) -> None:
     """Save the whole search (pickled for resuming; history and best also as JSON and npz)."""
-    partial = directory / ".search.pkl.partial"
-    partial.write_bytes(pickle.dumps(search))
-    os.replace(partial, directory / "search.pkl")
+    pickled = pickle.dumps(search)
+    write_atomically(directory / "search.pkl", lambda partial: partial.write_bytes(pickled))
     write_json(directory / "history.json", search["history"])
     if search["best"] is not None:
         write_npz(directory / "best.npz", search["best"])
@@ -330,7 +329,13 @@ def search(
     return state
 
 
-def video_frames(frames: list[np.ndarray], rewards: list[float], scale: int = 2, stride: int = 3):
+VIDEO_STRIDE = 3
+"""A video keeps every third frame (shown at a third of CarRacing's frame rate, in real time)."""
+
+
+def video_frames(
+    frames: list[np.ndarray], rewards: list[float], scale: int = 2, stride: int = VIDEO_STRIDE
+):
     """Pictures for a video of one episode: every `stride`-th raw frame, enlarged `scale` times,
     with the step and the reward collected so far written on it."""
     from PIL import Image, ImageDraw
@@ -349,15 +354,15 @@ def video_frames(frames: list[np.ndarray], rewards: list[float], scale: int = 2,
 
 
 def write_gif(path: Path, pictures: list, frames_per_second: float) -> None:
-    """Save pictures as a looping GIF, atomically (a partial file renamed into place)."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    pictures[0].save(
-        partial,
-        format="GIF",
-        save_all=True,
-        append_images=pictures[1:],
-        duration=round(1000 / frames_per_second),
-        loop=0,
+    """Save pictures as a looping GIF, atomically."""
+    write_atomically(
+        path,
+        lambda partial: pictures[0].save(
+            partial,
+            format="GIF",
+            save_all=True,
+            append_images=pictures[1:],
+            duration=round(1000 / frames_per_second),
+            loop=0,
+        ),
     )
-    os.replace(partial, path)

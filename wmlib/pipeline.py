@@ -361,7 +361,7 @@ def ensure_evaluation(
                     rollouts.write_json(results_path, scored)
                     progress.update(len(missing))
         record_video(profile, use_memory, best["parameters"], seeds[0], directory / "agent.gif")
-        returns = np.array([scored[str(seed)] for seed in seeds])
+        returns = _scored_returns(results_path, seeds)
         return {
             "episodes": len(seeds),
             "mean": round(float(returns.mean()), 1),
@@ -370,13 +370,18 @@ def ensure_evaluation(
         }
 
     _build(directory, profile, _controller_settings(profile, use_memory), build)
-    scored = json.loads(results_path.read_text())
     seeds = control.evaluation_seeds(settings)
     return {
         "seeds": seeds,
-        "returns": np.array([scored[str(seed)] for seed in seeds]),
+        "returns": _scored_returns(results_path, seeds),
         "generation": int(best["generation"]),
     }
+
+
+def _scored_returns(path: Path, seeds: list[int]) -> np.ndarray:
+    """The returns saved in an evaluation's `returns.json`, in the order of `seeds`."""
+    scored = json.loads(path.read_text())
+    return np.array([scored[str(seed)] for seed in seeds])
 
 
 def record_video(
@@ -391,7 +396,6 @@ def record_video(
         agent, parameters[None], [seed], profile.control.evaluation_steps, record=True
     )
     frames, rewards = recordings[0]
-    stride = 3
-    pictures = control.video_frames(frames, rewards, stride=stride)
-    control.write_gif(path, pictures, frames_per_second=env.FRAMES_PER_SECOND / stride)
+    frames_per_second = env.FRAMES_PER_SECOND / control.VIDEO_STRIDE
+    control.write_gif(path, control.video_frames(frames, rewards), frames_per_second)
     return float(returns[0])

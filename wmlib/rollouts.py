@@ -201,23 +201,31 @@ def episode_path(directory: Path, index: int) -> Path:
     return Path(directory) / f"episode_{index:05d}.npz"
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write arrays to a compressed `.npz` atomically: a hidden partial file, then a rename."""
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Have `write` fill a hidden partial file beside `path`, then rename it into place, so that
+    a reader never finds half a file, whenever the writer is killed."""
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "wb") as file:
-        np.savez_compressed(file, **arrays)
-        file.flush()
-        os.fsync(file.fileno())
+    write(partial)
     os.replace(partial, path)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays to a compressed `.npz` atomically."""
+
+    def write(partial: Path) -> None:
+        with open(partial, "wb") as file:
+            np.savez_compressed(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+
+    write_atomically(path, write)
 
 
 def write_json(path: Path, value) -> None:
-    """Write a value as JSON atomically: a hidden partial file, then a rename."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n")
-    os.replace(partial, path)
+    """Write a value as JSON atomically."""
+    text = json.dumps(value, indent=1, sort_keys=True) + "\n"
+    write_atomically(path, lambda partial: partial.write_text(text))
 
 
 def read_npz(path: Path, schema: dict[str, tuple[type, int]], fix: str) -> dict[str, np.ndarray]:
