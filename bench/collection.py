@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 
-from wmlib import config, rollouts
+from wmlib import config, files, rollouts
 
 
 def measure(workers: int, episodes: int, steps: int) -> tuple[float, float]:
@@ -19,9 +19,9 @@ def measure(workers: int, episodes: int, steps: int) -> tuple[float, float]:
     settings = config.RolloutConfig(episodes=episodes, max_steps=steps, policy="brownian")
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        paths = rollouts.collect(scratch, settings, workers=workers)
+        paths = rollouts.collect(scratch, "carracing", settings, workers=workers)
         seconds = time.perf_counter() - start
-        played = sum(len(rollouts.load_episode(path).actions) for path in paths)
+        played = sum(len(files.load_episode(path).actions) for path in paths)
     return played / seconds, episodes / seconds
 
 

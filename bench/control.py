@@ -1,12 +1,14 @@
-"""Benchmark: what the agent costs next to CarRacing, and CMA-ES rollouts with 1 and 2 workers.
+"""Benchmark: what the agent costs next to CarRacing, and CMA-ES rollouts with 1 and 2 workers,
+locally and on Dask.
 
     python bench/control.py [--steps 500]
 
 1. One process, TensorFlow on one thread (as in a rollout worker): the V+M+C agent drives the
    same episodes alone and 4 in lock-step; the time spent in the agent's `act` (V, M and C) is
    set against the time spent in the environment (its steps, resets and rendering).
-2. `control.Rollouts` scoring 16 candidates on one track each with 1 and with 2 worker
-   processes, after a warm-up that loads V and M in every worker.
+2. `agent.Rollouts` scoring 16 candidates on one track each with 1 and with 2 local worker
+   processes, then with 2 Dask workers of a `LocalCluster` on this machine (the same code path
+   as a cluster of machines), each after a warm-up that loads V and M in every worker.
 
 V and M are untrained: their cost does not depend on their weights. The numbers measured on the
 project's machine are in bench/README.md.
@@ -19,16 +21,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from distributed import LocalCluster
 
-from wmlib import config, control, memory, vision
-from wmlib.runtime import tf
+from wmlib import agent, config, memory, vision
+from wmlib.env import task
+from wmlib.runtime import use_one_thread
+from wmlib.workers import SCHEDULER_VARIABLE
 
 
 class TimedAgent:
-    """Wraps the agent in `control.drive` and adds up the time spent in its `act`."""
+    """Wraps the agent in `agent.drive` and adds up the time spent in its `act`."""
 
-    def __init__(self, agent: control.Agent):
-        self.agent, self.seconds = agent, 0.0
+    def __init__(self, driver: agent.Agent):
+        self.agent, self.task, self.seconds = driver, driver.task, 0.0
 
     def reset(self, parameters, seeds):
         self.agent.reset(parameters, seeds)
@@ -46,14 +51,14 @@ class TimedAgent:
 def agent_cost(steps: int, episodes: int = 4) -> None:
     """Drive `episodes` episodes 1 and 4 at a time; split the time into agent and environment."""
     profile = config.get("small")
-    agent = control.Agent(vision.build_vae(profile.vision), memory.build_mdnrnn(profile.memory))
+    driver = agent.Agent(*untrained_models(profile), task(profile.task), profile.frame)
     parameters = np.random.default_rng(0).normal(scale=0.1, size=(episodes, 867))
     for batch, report in ((4, False), (1, True), (4, True)):  # the first pass compiles V and M
-        timed = TimedAgent(agent)
+        timed = TimedAgent(driver)
         start = time.perf_counter()
         for first in range(0, episodes, batch):
             seeds = list(range(first, first + batch))
-            control.drive(timed, parameters[first : first + batch], seeds, steps)
+            agent.drive(timed, parameters[first : first + batch], seeds, steps)
         environment = time.perf_counter() - start - timed.seconds
         played = episodes * steps
         if report:
@@ -64,31 +69,55 @@ def agent_cost(steps: int, episodes: int = 4) -> None:
             )
 
 
+def untrained_models(profile: config.Profile):
+    """V and M at the profile's sizes, untrained: their cost does not depend on their weights."""
+    vae = vision.build_vae(profile.vision)
+    action_size = task(profile.task).action_size
+    return vae, memory.build_mdnrnn(profile.memory, profile.vision.latent_size, action_size)
+
+
+def rollout_rate(files: agent.AgentFiles, settings, workers: int, steps: int) -> float:
+    """Agent steps per second of 16 one-track rollouts, after a warm-up that loads V and M."""
+    candidates = np.random.default_rng(0).normal(scale=0.1, size=(16, 867))
+    with agent.Rollouts(files, settings, workers) as rollouts:
+        rollouts.returns(candidates[: 4 * workers], list(range(4 * workers)), 10)
+        start = time.perf_counter()
+        rollouts.returns(candidates, list(range(16)), steps)
+        return 16 * steps / (time.perf_counter() - start)
+
+
 def rollout_throughput(steps: int) -> None:
+    """Rollouts with 1 and 2 local workers, then with 2 Dask workers on this machine."""
     profile = config.get("small")
     with tempfile.TemporaryDirectory() as scratch:
-        models = (str(Path(scratch) / "vae.keras"), str(Path(scratch) / "mdnrnn.keras"))
-        vision.build_vae(profile.vision).save(models[0])
-        memory.build_mdnrnn(profile.memory).save(models[1])
-        settings = profile.control
-        candidates = np.random.default_rng(0).normal(scale=0.1, size=(16, 867))
+        paths = (str(Path(scratch) / "vae.keras"), str(Path(scratch) / "mdnrnn.keras"))
+        for model, path in zip(untrained_models(profile), paths, strict=True):
+            model.save(path)
+        files = agent.AgentFiles(profile.task, profile.frame, *paths)
         rates = {}
         for workers in (1, 2):
-            with control.Rollouts(models, settings, workers) as rollouts:
-                rollouts.returns(candidates[: 4 * workers], list(range(4 * workers)), 10)
-                start = time.perf_counter()
-                rollouts.returns(candidates, list(range(16)), steps)
-                rates[workers] = 16 * steps / (time.perf_counter() - start)
-            print(f"CMA-ES rollouts, {workers} worker(s): {rates[workers]:6.0f} agent steps/s")
+            rates[workers] = rollout_rate(files, profile.control, workers, steps)
+            print(
+                f"CMA-ES rollouts, {workers} local worker(s): {rates[workers]:6.0f} agent steps/s"
+            )
         print(f"speed-up with 2 workers: {rates[2] / rates[1]:.2f}×")
+        with LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        ) as cluster:
+            os.environ[SCHEDULER_VARIABLE] = cluster.scheduler_address
+            dask = rollout_rate(files, profile.control, 2, steps)
+            del os.environ[SCHEDULER_VARIABLE]
+        print(
+            f"CMA-ES rollouts, 2 Dask workers: {dask:6.0f} agent steps/s, "
+            f"{dask / rates[2]:.2f}× the local pool's"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=500)
     arguments = parser.parse_args()
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    use_one_thread()
     print(f"{os.cpu_count()} cores; episodes of {arguments.steps} steps")
     agent_cost(arguments.steps)
     rollout_throughput(arguments.steps)

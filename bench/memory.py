@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=10)
     arguments = parser.parse_args()
-    model = memory.build_mdnrnn(config.get("paper").memory)
+    model = memory.build_mdnrnn(config.get("paper").memory, latent_size=32, action_size=3)
     print(f"device: {device()}")
     rate = training_rate(model, 16, 999, arguments.steps)
     print(f"training, 16 sequences of 999 steps: {rate:.1f} sequences/s")

@@ -1,9 +1,10 @@
-"""The command line: `python -m wmlib <stage> [--profile NAME] [--workers N] [--z-only]`.
+"""The command line: `python -m wmlib STAGE [--profile NAME] [--workers N] [--SECTION.FIELD V]`.
 
-Each stage builds its artefact in `data/<profile>/` through `wmlib.pipeline`, skipping what is
-already there and resuming what an interrupted run left; a stage builds the stages it needs
-first. `all` builds everything the book shows: the whole pipeline, then the z-only ablation.
-`status` prints the methods page's tables (`wmlib.status`) from the manifests and chapters.
+Each stage builds its artefact in `data/<profile>/<task>/` through `wmlib.pipeline`, skipping
+what is already there and resuming what an interrupted run left; a stage builds the stages it
+needs first. `all` builds every stage in order; `status` prints the methods page's tables. Any
+setting of the profile can be changed for one run (`--control.generations 40`); a finished stage
+whose own budget only grew continues from where it stopped.
 """
 
 import argparse
@@ -11,41 +12,36 @@ import os
 import sys
 from pathlib import Path
 
-from wmlib import config, pipeline, status
-
-STAGES = {
-    "collect": (pipeline.ensure_episodes, pipeline.episodes_dir),
-    "vae": (pipeline.ensure_vae, pipeline.vae_dir),
-    "latents": (pipeline.ensure_latents, pipeline.latents_dir),
-    "mdnrnn": (pipeline.ensure_mdnrnn, pipeline.mdnrnn_dir),
-    "controller": (pipeline.ensure_controller, pipeline.controller_dir),
-    "evaluation": (pipeline.ensure_evaluation, pipeline.evaluation_dir),
-}
-USES_MEMORY_CHOICE = {"controller", "evaluation"}
-ALL = [(stage, True) for stage in STAGES] + [("controller", False), ("evaluation", False)]
+from wmlib import config, options, stages, status
+from wmlib.artefacts import read_manifest
+from wmlib.errors import WorldModelsError
+from wmlib.workers import SCHEDULER_VARIABLE
 
 
-def run_stage(stage: str, profile: config.Profile, workers: int, use_memory: bool) -> None:
-    """Build one stage's artefact and print what it holds."""
-    ensure, directory = STAGES[stage]
-    if stage in USES_MEMORY_CHOICE:
-        ensure(profile, use_memory=use_memory, workers=workers)
-        folder = directory(profile, use_memory)
-    else:
-        ensure(profile, workers=workers)
-        folder = directory(profile)
-    print(f"{folder.name}: {pipeline.read_manifest(folder)['summary']}")
+def run_stage(stage: stages.Stage, profile: config.Profile, workers: int) -> None:
+    """Build one stage's artefact and print its summary."""
+    stage.ensure(profile, workers=workers)
+    manifest = read_manifest(stage.directory(profile))
+    print(f"{stage.name}: {status.summary_text(stage, manifest)}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the arguments, run the stage(s) and print what each built."""
-    parser = argparse.ArgumentParser(prog="python -m wmlib", description=__doc__)
+def parser_for(profile: config.Profile) -> argparse.ArgumentParser:
+    """The full argument parser, with the chosen profile's settings as the defaults."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wmlib", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    listed = "\n".join(
+        f"  {stage.name:18} needs {', '.join(stage.needs) or 'nothing'}" for stage in stages.STAGES
+    )
     parser.add_argument(
-        "stage", choices=[*STAGES, "all", "status"], help="the artefact to build, or status"
+        "stage",
+        choices=[*stages.BY_NAME, "all", "status"],
+        metavar="STAGE",
+        help=f"the artefact to build, `all` of them in order, or `status`:\n{listed}",
     )
     parser.add_argument(
         "--profile",
-        default=os.environ.get(config.PROFILE_VARIABLE, config.DEFAULT_PROFILE),
+        default=profile.name,
         help=f"one of {', '.join(config.PROFILES)} (default: ${config.PROFILE_VARIABLE} "
         f"or {config.DEFAULT_PROFILE})",
     )
@@ -53,24 +49,42 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=0, help="worker processes (default: one per core)"
     )
     parser.add_argument(
-        "--z-only",
-        action="store_true",
-        help="controller and evaluation: the paper's ablation, C sees z only (no M)",
+        "--scheduler",
+        default=os.environ.get(SCHEDULER_VARIABLE),
+        help=f"run rollouts on a Dask scheduler, tcp://HOST:PORT (default: ${SCHEDULER_VARIABLE})",
     )
-    arguments = parser.parse_args(argv)
+    options.add_setting_options(parser, profile)
+    return parser
+
+
+def chosen_profile(argv: list[str] | None) -> config.Profile:
+    """The profile named by --profile (or WM_PROFILE), read before the full parser is built."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--profile", default=os.environ.get(config.PROFILE_VARIABLE))
+    name = early.parse_known_args(argv)[0].profile or config.DEFAULT_PROFILE
     try:
-        profile = config.get(arguments.profile)
+        return config.get(name)
     except config.ProfileError as error:
-        parser.error(str(error))
+        argparse.ArgumentParser(prog="python -m wmlib").error(str(error))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, run the stage(s) and print what each built."""
+    profile = chosen_profile(argv)
+    arguments = parser_for(profile).parse_args(argv)
+    values = {name: getattr(arguments, name) for name in options.settings(profile)}
+    profile = options.with_settings(profile, values)
+    if arguments.scheduler:
+        os.environ[SCHEDULER_VARIABLE] = arguments.scheduler
     if arguments.stage == "status":
         print(status.status_page(profile, Path(__file__).resolve().parent.parent / "book"))
         return 0
     print(f"profile: {profile.name} ({profile.description}); data in {profile.data_dir}")
-    stages = ALL if arguments.stage == "all" else [(arguments.stage, not arguments.z_only)]
+    selected = stages.STAGES if arguments.stage == "all" else [stages.BY_NAME[arguments.stage]]
     try:
-        for stage, use_memory in stages:
-            run_stage(stage, profile, arguments.workers, use_memory)
-    except (pipeline.ArtefactMismatchError, ValueError) as error:
+        for stage in selected:
+            run_stage(stage, profile, arguments.workers)
+    except WorldModelsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wmlib.errors import WorldModelsError
+
 PROFILE_VARIABLE = "WM_PROFILE"
 DATA_VARIABLE = "WM_DATA"
 DEFAULT_PROFILE = "small"
@@ -134,6 +136,8 @@ class Profile:
     """Data collection."""
     comparison_episodes: int
     """Episodes per policy in chapter 1's comparison of the data-collection policies."""
+    task: str = "carracing"
+    """The environment the agent learns, a key of `wmlib.env.TASKS`."""
     frame: FrameConfig = field(default_factory=FrameConfig)
     """Frame preprocessing, the same at every budget."""
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -145,8 +149,8 @@ class Profile:
 
     @property
     def data_dir(self) -> Path:
-        """Where this profile's artefacts live: `<data root>/<profile name>`."""
-        return data_root() / self.name
+        """Where this profile's artefacts live: `<data root>/<profile name>/<task>`."""
+        return data_root() / self.name / self.task
 
     def describe(self) -> str:
         """One line for the top of a chapter: which profile runs, and where its data lives."""
@@ -202,7 +206,7 @@ PROFILES = {
 }
 
 
-class ProfileError(ValueError):
+class ProfileError(WorldModelsError, ValueError):
     """Raised for a profile name that is not one of `PROFILES`."""
 
 

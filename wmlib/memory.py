@@ -13,7 +13,8 @@ import gymnasium as gym
 import numpy as np
 
 from wmlib import training
-from wmlib.runtime import keras, tf
+from wmlib.files import load_latents
+from wmlib.runtime import keras, on_gpu, tf
 
 LOG_SIGMA_RANGE = (-10.0, 10.0)
 """log σ is clipped to this range inside the likelihood, only to keep its square finite in
@@ -161,13 +162,18 @@ class MDNRNN(training.LossTermsModel):
 
     A second, single-unit head predicts whether the episode ends after the step (the logit of
     `done`), so that a dream can end. Training uses teacher forcing: the true z_t is fed at every
-    step, and z is drawn afresh from V's stored μ and log σ² in every batch.
+    step, and z is drawn afresh from V's stored μ and log σ² in every batch, with noise from the
+    model's own seeded generator (saved with it, so a resumed run draws what an uninterrupted one
+    would have).
     """
 
-    def __init__(self, latent_size=32, action_size=3, hidden_units=256, mixtures=5, **kwargs):
+    def __init__(
+        self, latent_size=32, action_size=3, hidden_units=256, mixtures=5, seed=0, **kwargs
+    ):
         super().__init__(("loss", "nll", "done"), **kwargs)
         self.latent_size, self.action_size = latent_size, action_size
-        self.hidden_units, self.mixtures = hidden_units, mixtures
+        self.hidden_units, self.mixtures, self.seed = hidden_units, mixtures, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
         self.lstm = keras.layers.LSTM(hidden_units, return_sequences=True, return_state=True)
         self.head = MixtureDensityHead(latent_size, mixtures)
         self.done_head = keras.layers.Dense(1)
@@ -184,7 +190,8 @@ class MDNRNN(training.LossTermsModel):
         with time on axis 1; step t's input predicts step t + 1.
         """
         mean, log_variance, actions, done, mask = batch
-        z = mean + tf.exp(0.5 * log_variance) * tf.random.normal(tf.shape(mean))
+        epsilon = keras.random.normal(tf.shape(mean), seed=self.seed_generator)
+        z = mean + tf.exp(0.5 * log_variance) * epsilon
         inputs = tf.concat([z[:, :-1], actions[:, :-1]], axis=-1)
         mixture, done_logits, _ = self(inputs, training=training)
         mask = mask[:, 1:]
@@ -196,7 +203,7 @@ class MDNRNN(training.LossTermsModel):
         return nll + done_loss, nll, done_loss
 
     def get_config(self):
-        sizes = ("latent_size", "action_size", "hidden_units", "mixtures")
+        sizes = ("latent_size", "action_size", "hidden_units", "mixtures", "seed")
         return {**super().get_config(), **{name: getattr(self, name) for name in sizes}}
 
     def initial_state(self, batch_size: int):
@@ -222,13 +229,13 @@ class MDNRNN(training.LossTermsModel):
         return next_z.astype(np.float32), 1 / (1 + np.exp(-done_logits.numpy())), state
 
 
-def build_mdnrnn(config, latent_size: int = 32, action_size: int = 3) -> MDNRNN:
-    """A new, compiled MDN-RNN with the config's sizes, optimiser and gradient clipping."""
-    model = MDNRNN(latent_size, action_size, config.hidden_units, config.mixtures)
+def build_mdnrnn(config, latent_size: int, action_size: int) -> MDNRNN:
+    """A new, compiled MDN-RNN with the config's sizes, seed, optimiser and gradient clipping."""
+    model = MDNRNN(latent_size, action_size, config.hidden_units, config.mixtures, config.seed)
     model(tf.zeros((1, 2, latent_size + action_size)))
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip),
-        jit_compile=bool(tf.config.list_physical_devices("GPU")),
+        jit_compile=on_gpu(),
     )
     return model
 
@@ -239,11 +246,9 @@ def load_sequences(latent_paths, episode_paths) -> list[dict[str, np.ndarray]]:
     `done` is 1 only at the last step of an episode that ended by itself (not by the time limit).
     Held in memory: 1,000 steps take 270 kB, so even the paper's 10,000 episodes fit (2.7 GB).
     """
-    from wmlib import vision  # the latents format belongs to V
-
     sequences = []
     for latent_path, episode_path in zip(latent_paths, episode_paths, strict=True):
-        arrays = vision.load_latents(latent_path)
+        arrays = load_latents(latent_path)
         with np.load(episode_path, allow_pickle=False) as episode:
             terminated = bool(episode["terminated"])
         done = np.zeros(len(arrays["mean"]), np.float32)
@@ -277,21 +282,26 @@ def _signature(sequences, length: int):
     ) + (tf.TensorSpec((None, length), tf.float32),)
 
 
-def training_batches(sequences, sequence_length: int, batch_size: int, seed: int):
-    """An endless dataset of batches of random windows of `sequence_length + 1` steps.
+def training_batches(
+    sequences, config, first_epoch: int, epochs: int, steps_per_epoch: int
+) -> tf.data.Dataset:
+    """Batches of random windows of `sequence_length + 1` steps, from `first_epoch` to `epochs`.
 
     Each batch draws episodes at random and a random start in each; windows longer than an
-    episode are padded and masked, so episodes of any length can be used.
+    episode are padded and masked, so episodes of any length can be used. Epoch e's batches come
+    from a generator seeded with (seed, e), so a resumed training sees what an uninterrupted one
+    would have.
     """
-    rng = np.random.default_rng(seed)
-    length = sequence_length + 1
+    length = config.sequence_length + 1
 
     def generate():
-        while True:
-            picks = rng.integers(len(sequences), size=batch_size)
-            lengths = np.array([len(sequences[index]["mean"]) for index in picks])
-            starts = rng.integers(np.maximum(lengths - length, 0) + 1)
-            yield _window_batch(sequences, picks, starts, length)
+        for epoch in range(first_epoch, epochs):
+            rng = np.random.default_rng([config.seed, epoch])
+            for _ in range(steps_per_epoch):
+                picks = rng.integers(len(sequences), size=config.batch_size)
+                lengths = np.array([len(sequences[index]["mean"]) for index in picks])
+                starts = rng.integers(np.maximum(lengths - length, 0) + 1)
+                yield _window_batch(sequences, picks, starts, length)
 
     dataset = tf.data.Dataset.from_generator(
         generate, output_signature=_signature(sequences, length)
@@ -313,14 +323,15 @@ def evaluation_batches(sequences, sequence_length: int, batch_size: int):
 
 
 class DreamEnv(gym.Env):
-    """CarRacing as M imagines it, for `count` dreams at once (chapter 5).
+    """The task as M imagines it, for `count` dreams at once (chapter 5).
 
-    The observation is z, a (count, latent) array; `step` takes a (count, 3) array of actions,
-    advances M one step and samples every next z from its mixture at `temperature`. A dream
-    ends when M's done head gives the end of an episode more than even odds, or after
-    `max_steps`. M does not predict CarRacing's reward (the paper's car model had no reward
-    head either), so the reward is always 0. Decode z with V to see a dream. `memory`, an
-    (h, c) state, lets a dream start from what M remembers of a real episode so far.
+    The observation is z, a (count, latent) array; `step` takes a (count, action size) array of
+    actions as the controller outputs them, advances M one step and samples every next z from
+    its mixture at `temperature`. A dream ends when M's done head gives the end of an episode
+    more than even odds, or after `max_steps`. M does not predict the reward (the paper's car
+    model had no reward head either), so the reward is always 0. Decode z with V to see a
+    dream. `memory`, an (h, c) state, lets a dream start from what M remembers of a real
+    episode so far.
     """
 
     def __init__(
@@ -331,10 +342,7 @@ class DreamEnv(gym.Env):
         self.initial_memory = memory
         count, latent = self.initial_z.shape
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (count, latent), np.float32)
-        self.action_space = gym.spaces.Box(
-            np.tile([-1.0, 0.0, 0.0], (count, 1)).astype(np.float32),
-            np.ones((count, 3), np.float32),
-        )
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (count, mdnrnn.action_size), np.float32)
         self.rng = np.random.default_rng(seed)
 
     def reset(self, *, seed=None, options=None):

@@ -1,91 +1,22 @@
 """The artefact cache: one `ensure_*` call per stage of the pipeline.
 
-Each call loads its artefact from `data/<profile>/` when it is there and was built with the active
-profile's settings, and otherwise builds it (resuming whatever an interrupted build left). Every
-artefact folder holds a `manifest.json` with the profile, the settings, the library version and
-the time the build took, written atomically like everything else. Chapters and the command line
-both come through here; nothing else trains or collects.
+Each call loads its artefact from `data/<profile>/<task>/` when it is there and was built with
+the active profile's settings, and otherwise builds it (resuming whatever an interrupted build
+left; `wmlib.artefacts` keeps the manifests). Chapters and the command line both come through
+here; nothing else trains or collects. `wmlib.stages` lists the stages once.
 """
 
 import json
 import os
-import platform
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from wmlib import __version__, config, env, rollouts
-
-MANIFEST = "manifest.json"
-
-
-class ArtefactMismatchError(RuntimeError):
-    """An artefact on disk that was built with other settings than the active profile's."""
-
-
-def read_manifest(directory: Path) -> dict | None:
-    """The manifest of an artefact folder, or None when it has none yet."""
-    path = Path(directory) / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ArtefactMismatchError(
-            f"{path} is not valid JSON ({error}). Delete {directory} and run again to rebuild it."
-        ) from None
-
-
-def write_manifest(directory: Path, manifest: dict) -> None:
-    """Write a manifest atomically (a temporary file renamed over the old one)."""
-    rollouts.write_json(Path(directory) / MANIFEST, manifest)
-
-
-def _check_settings(directory: Path, manifest: dict | None, settings: dict) -> None:
-    """Refuse to reuse an artefact that was built with other settings."""
-    if manifest is None or manifest["settings"] == settings:
-        return
-    changed = sorted(
-        key
-        for key in settings.keys() | manifest["settings"].keys()
-        if settings.get(key) != manifest["settings"].get(key)
-    )
-    raise ArtefactMismatchError(
-        f"{directory} was built with other settings than profile {manifest['profile']!r} now has "
-        f"(changed: {', '.join(changed)}). Delete {directory} to rebuild it, or point WM_DATA "
-        f"at another folder to keep both."
-    )
-
-
-def _build(directory: Path, profile: config.Profile, settings: dict, build) -> dict:
-    """Run `build()` under a manifest that records progress, settings and time taken."""
-    manifest = read_manifest(directory)
-    _check_settings(directory, manifest, settings)
-    if manifest is not None and manifest["complete"]:
-        return manifest
-    directory.mkdir(parents=True, exist_ok=True)
-    manifest = manifest or {
-        "profile": profile.name,
-        "settings": settings,
-        "wmlib_version": __version__,
-        "seconds": 0.0,
-        "complete": False,
-    }
-    write_manifest(directory, manifest)
-    start = time.perf_counter()
-    summary = build()
-    manifest.update(
-        complete=True,
-        seconds=round(manifest["seconds"] + time.perf_counter() - start, 1),
-        machine=f"{platform.machine()}, {os.cpu_count()} cores",
-        finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-        summary=summary,
-    )
-    write_manifest(directory, manifest)
-    return manifest
+from wmlib import config, files, rollouts
+from wmlib.artefacts import ArtefactMismatchError, build, read_manifest
+from wmlib.env import task as get_task
 
 
 def episodes_dir(profile: config.Profile | None = None) -> Path:
@@ -97,27 +28,31 @@ def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> 
     """The paths of the profile's recorded episodes, collecting whichever are missing."""
     profile = profile or config.active()
     directory = episodes_dir(profile)
-    settings = {"rollouts": asdict(profile.rollouts), "frame": asdict(profile.frame)}
 
-    def build() -> dict:
-        paths = rollouts.collect(directory, profile.rollouts, profile.frame, workers)
+    def make() -> dict:
+        paths = rollouts.collect(directory, profile.task, profile.rollouts, profile.frame, workers)
         return {
             "episodes": len(paths),
-            "steps": rollouts.count_steps(paths),
+            "steps": files.count_steps(paths),
             "bytes": sum(path.stat().st_size for path in paths),
         }
 
-    _build(directory, profile, settings, build)
-    return [rollouts.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
+    build(directory, profile.name, _data_settings(profile), make, ("rollouts.episodes",))
+    return [files.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
+
+
+def _data_settings(profile: config.Profile) -> dict:
+    """Everything the recorded episodes depend on."""
+    return {
+        "task": profile.task,
+        "rollouts": asdict(profile.rollouts),
+        "frame": asdict(profile.frame),
+    }
 
 
 def _vision_settings(profile: config.Profile) -> dict:
     """Everything a trained V depends on: its own settings and those of its data."""
-    return {
-        "vision": asdict(profile.vision),
-        "rollouts": asdict(profile.rollouts),
-        "frame": asdict(profile.frame),
-    }
+    return {**_data_settings(profile), "vision": asdict(profile.vision)}
 
 
 def vae_dir(profile: config.Profile | None = None) -> Path:
@@ -136,14 +71,20 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     directory = vae_dir(profile)
     model_path = directory / "vae.keras"
 
-    def build() -> dict:
+    def make() -> dict:
         keras.utils.set_random_seed(settings.seed)
         train, validation = vision.split_episodes(paths, settings.validation_fraction)
-        frames = rollouts.count_steps(train)
-        validation_frames = rollouts.count_steps(validation)
+        frames = files.count_steps(train)
+        validation_frames = files.count_steps(validation)
+        if frames < settings.batch_size:
+            raise ArtefactMismatchError(
+                f"V has {frames} training frames, fewer than one batch (vision.batch_size = "
+                f"{settings.batch_size}). Record more (rollouts.episodes, rollouts.max_steps) "
+                f"or lower vision.batch_size."
+            )
         vae, history = training.fit_resumable(
             lambda: vision.build_vae(settings),
-            vision.frame_dataset(train, settings).repeat(),
+            lambda first_epoch: vision.training_frames(train, settings, first_epoch),
             steps_per_epoch=frames // settings.batch_size,
             epochs=settings.epochs,
             directory=directory,
@@ -153,7 +94,7 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
         training.save_atomically(vae, model_path)
         return {"training_frames": frames, "validation_episodes": len(validation), **history[-1]}
 
-    _build(directory, profile, _vision_settings(profile), build)
+    build(directory, profile.name, _vision_settings(profile), make, ("vision.epochs",))
     return keras.models.load_model(model_path)
 
 
@@ -173,15 +114,15 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
     manifest = read_manifest(directory)
     vae = None if manifest and manifest["complete"] else ensure_vae(profile, workers)
 
-    def build() -> dict:
+    def make() -> dict:
         for source, target in tqdm(list(zip(episode_paths, paths, strict=True)), desc="latents"):
             if not target.exists():
-                episode = rollouts.load_episode(source)
+                episode = files.load_episode(source)
                 mean, log_variance = vision.encode(vae, episode.observations)
-                vision.save_latents(target, mean, log_variance, episode.actions)
+                files.save_latents(target, mean, log_variance, episode.actions)
         return {"episodes": len(paths)}
 
-    _build(directory, profile, _vision_settings(profile), build)
+    build(directory, profile.name, _vision_settings(profile), make)
     return paths
 
 
@@ -212,6 +153,11 @@ def mdnrnn_dir(profile: config.Profile | None = None) -> Path:
     return (profile or config.active()).data_dir / "mdnrnn"
 
 
+def _memory_settings(profile: config.Profile) -> dict:
+    """Everything a trained M depends on: V's settings and its data's, and M's own."""
+    return {**_vision_settings(profile), "memory": asdict(profile.memory)}
+
+
 def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
     """The profile's trained MDN-RNN, training it (and everything before it) if needed.
 
@@ -225,18 +171,21 @@ def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
     directory = mdnrnn_dir(profile)
     model_path = directory / "mdnrnn.keras"
 
-    def build() -> dict:
+    def make() -> dict:
         keras.utils.set_random_seed(settings.seed)
         train, validation = memory_sequences(profile, workers)
         frames = sum(len(sequence["mean"]) for sequence in train)
         steps_per_epoch = max(1, frames // (settings.batch_size * (settings.sequence_length + 1)))
+        epochs = -(-settings.training_steps // steps_per_epoch)
         model, history = training.fit_resumable(
-            lambda: memory.build_mdnrnn(settings, profile.vision.latent_size),
-            memory.training_batches(
-                train, settings.sequence_length, settings.batch_size, settings.seed
+            lambda: memory.build_mdnrnn(
+                settings, profile.vision.latent_size, get_task(profile.task).action_size
+            ),
+            lambda first_epoch: memory.training_batches(
+                train, settings, first_epoch, epochs, steps_per_epoch
             ),
             steps_per_epoch=steps_per_epoch,
-            epochs=-(-settings.training_steps // steps_per_epoch),
+            epochs=epochs,
             directory=directory,
             validation_data=memory.evaluation_batches(
                 validation, settings.sequence_length, settings.batch_size
@@ -246,7 +195,7 @@ def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
         training.save_atomically(model, model_path)
         return {"training_episodes": len(train), "steps_per_epoch": steps_per_epoch, **history[-1]}
 
-    _build(directory, profile, {**_vision_settings(profile), "memory": asdict(settings)}, build)
+    build(directory, profile.name, _memory_settings(profile), make, ("memory.training_steps",))
     return keras.models.load_model(model_path)
 
 
@@ -263,8 +212,7 @@ def controller_dir(profile: config.Profile | None = None, use_memory: bool = Tru
 def _controller_settings(profile: config.Profile, use_memory: bool) -> dict:
     """Everything a trained C depends on: V's and M's settings, C's own, and its inputs."""
     return {
-        **_vision_settings(profile),
-        "memory": asdict(profile.memory),
+        **_memory_settings(profile),
         "control": asdict(profile.control),
         "use_memory": use_memory,
     }
@@ -272,15 +220,27 @@ def _controller_settings(profile: config.Profile, use_memory: bool) -> dict:
 
 def _drivers(profile: config.Profile, use_memory: bool, workers: int):
     """Worker processes that drive the profile's agent (training V and M first if needed)."""
-    from wmlib import control
+    from wmlib import agent
 
     ensure_vae(profile, workers)
     mdnrnn_path = None
     if use_memory:
         ensure_mdnrnn(profile, workers)
         mdnrnn_path = str(mdnrnn_dir(profile) / "mdnrnn.keras")
-    models = (str(vae_dir(profile) / "vae.keras"), mdnrnn_path)
-    return control.Rollouts(models, profile.control, workers or os.cpu_count())
+    agent_files = agent.AgentFiles(
+        profile.task, profile.frame, str(vae_dir(profile) / "vae.keras"), mdnrnn_path
+    )
+    return agent.Rollouts(agent_files, profile.control, workers or os.cpu_count())
+
+
+def controller_dimension(profile: config.Profile, use_memory: bool) -> int:
+    """The number of C's parameters: on [z, h], or on z alone."""
+    from wmlib import controller
+
+    inputs = controller.input_size(
+        profile.vision.latent_size, profile.memory.hidden_units, use_memory
+    )
+    return controller.parameter_count(inputs, get_task(profile.task).action_size)
 
 
 def ensure_controller(
@@ -291,22 +251,20 @@ def ensure_controller(
 
     `use_memory=False` is the paper's ablation: C sees z only, and M is never trained or run.
     """
-    from wmlib import control
+    from wmlib import search
 
     profile = profile or config.active()
     settings = profile.control
     directory = controller_dir(profile, use_memory)
-    dimension = control.parameter_count(
-        profile.vision.latent_size, profile.memory.hidden_units, use_memory
-    )
+    dimension = controller_dimension(profile, use_memory)
 
-    def build() -> dict:
+    def make() -> dict:
         with _drivers(profile, use_memory, workers) as drivers:
-            state = control.search(
+            state = search.search(
                 lambda candidates, generation: drivers.fitness(
-                    candidates, control.training_seeds(settings, generation)
+                    candidates, search.training_seeds(settings, generation)
                 ),
-                lambda mean: drivers.score(mean, control.mean_evaluation_seeds(settings)).mean(),
+                lambda mean: drivers.score(mean, search.mean_evaluation_seeds(settings)).mean(),
                 dimension,
                 settings,
                 directory,
@@ -318,8 +276,9 @@ def ensure_controller(
             "chosen_generation": int(state["best"]["generation"]),
         }
 
-    _build(directory, profile, _controller_settings(profile, use_memory), build)
-    return control.load_search(directory)
+    controller_settings = _controller_settings(profile, use_memory)
+    build(directory, profile.name, controller_settings, make, ("control.generations",))
+    return search.load_search(directory)
 
 
 def evaluation_dir(profile: config.Profile | None = None, use_memory: bool = True) -> Path:
@@ -335,7 +294,7 @@ def ensure_evaluation(
     Returns `{"seeds", "returns", "generation"}`; the video of the first track is `agent.gif`
     in `evaluation_dir`. Tracks already scored are kept when an interrupted run resumes.
     """
-    from wmlib import control
+    from wmlib import search
 
     profile = profile or config.active()
     settings = profile.control
@@ -343,8 +302,8 @@ def ensure_evaluation(
     directory = evaluation_dir(profile, use_memory)
     results_path = directory / "returns.json"
 
-    def build() -> dict:
-        seeds = control.evaluation_seeds(settings)
+    def make() -> dict:
+        seeds = search.evaluation_seeds(settings)
         scored = json.loads(results_path.read_text()) if results_path.exists() else {}
         chunk = settings.environments_per_task * (workers or os.cpu_count())
         with (
@@ -358,7 +317,7 @@ def ensure_evaluation(
                 if missing:
                     returns = drivers.score(best["parameters"], missing)
                     scored.update(zip(map(str, missing), map(float, returns), strict=True))
-                    rollouts.write_json(results_path, scored)
+                    files.write_json(results_path, scored)
                     progress.update(len(missing))
         record_video(profile, use_memory, best["parameters"], seeds[0], directory / "agent.gif")
         returns = _scored_returns(results_path, seeds)
@@ -369,8 +328,9 @@ def ensure_evaluation(
             "generation": int(best["generation"]),
         }
 
-    _build(directory, profile, _controller_settings(profile, use_memory), build)
-    seeds = control.evaluation_seeds(settings)
+    evaluation_settings = _controller_settings(profile, use_memory)
+    build(directory, profile.name, evaluation_settings, make, ("control.evaluation_episodes",))
+    seeds = search.evaluation_seeds(settings)
     return {
         "seeds": seeds,
         "returns": _scored_returns(results_path, seeds),
@@ -388,14 +348,15 @@ def record_video(
     profile: config.Profile, use_memory: bool, parameters, seed: int, path: Path
 ) -> float:
     """Drive one evaluation track in this process and save it as a GIF; return its score."""
-    from wmlib import control
+    from wmlib import agent, media
 
-    memory = ensure_mdnrnn(profile) if use_memory else None
-    agent = control.Agent(ensure_vae(profile), memory, profile.frame)
-    returns, recordings = control.drive(
-        agent, parameters[None], [seed], profile.control.evaluation_steps, record=True
+    task = get_task(profile.task)
+    mdnrnn = ensure_mdnrnn(profile) if use_memory else None
+    driver = agent.Agent(ensure_vae(profile), mdnrnn, task, profile.frame)
+    returns, recordings = agent.drive(
+        driver, parameters[None], [seed], profile.control.evaluation_steps, record=True
     )
     frames, rewards = recordings[0]
-    frames_per_second = env.FRAMES_PER_SECOND / control.VIDEO_STRIDE
-    control.write_gif(path, control.video_frames(frames, rewards), frames_per_second)
+    frames_per_second = task.frames_per_second / media.VIDEO_STRIDE
+    media.write_gif(path, media.video_frames(frames, rewards), frames_per_second)
     return float(returns[0])

@@ -19,17 +19,18 @@ def show_frames(frames, titles, columns: int | None = None, size: float = 2.2):
 
 
 def plot_drives(episodes_by_policy: dict, size: float = 3.2):
-    """For each policy, its episodes' paths over their tracks (one panel per policy)."""
+    """For each policy, its episodes' paths over their tracks (one panel per policy), from the
+    `track` and `positions` a racing task records in each episode's extras."""
     figure, axes = plt.subplots(
         1, len(episodes_by_policy), figsize=(size * len(episodes_by_policy), size)
     )
     for axis, (policy, episodes) in zip(np.ravel(axes), episodes_by_policy.items(), strict=True):
         for index, episode in enumerate(episodes):
             colour = f"C{index % 10}"
-            loop = np.vstack([episode.track, episode.track[:1]])
-            axis.plot(*loop.T, color=colour, linewidth=0.6, alpha=0.35)
-            axis.plot(*episode.positions.T, color=colour, linewidth=1.6)
-            axis.plot(*episode.positions[0], "o", color=colour, markersize=3)
+            track, positions = episode.extras["track"], episode.extras["positions"]
+            axis.plot(*np.vstack([track, track[:1]]).T, color=colour, linewidth=0.6, alpha=0.35)
+            axis.plot(*positions.T, color=colour, linewidth=1.6)
+            axis.plot(*positions[0], "o", color=colour, markersize=3)
         axis.set_title(policy, fontsize=10)
         axis.set_aspect("equal")
         axis.set_xticks([])
@@ -39,12 +40,13 @@ def plot_drives(episodes_by_policy: dict, size: float = 3.2):
     return figure
 
 
-def plot_policy_statistics(episodes_by_policy: dict):
-    """Histograms of return, episode length and share of the track visited, per policy."""
+def plot_policy_statistics(episodes_by_policy: dict, track_fraction):
+    """Histograms of return, episode length and share of the track visited (`track_fraction` of
+    an episode), per policy."""
     measures = {
         "return": lambda episode: episode.total_reward,
         "steps": lambda episode: episode.steps,
-        "share of track tiles visited": lambda episode: episode.track_fraction,
+        "share of track tiles visited": track_fraction,
     }
     figure, axes = plt.subplots(1, len(measures), figsize=(4 * len(measures), 3))
     for axis, (label, measure) in zip(axes, measures.items(), strict=True):

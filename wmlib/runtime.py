@@ -37,6 +37,18 @@ with silenced_stderr():
     GPUS = tf.config.list_physical_devices("GPU")
 
 
+def on_gpu() -> bool:
+    """Whether TensorFlow computes on a GPU: the library's one device check."""
+    return bool(GPUS)
+
+
+def use_one_thread() -> None:
+    """Hold TensorFlow to one thread, as a rollout worker does: the parallelism comes from one
+    worker per core. Call it before the process's first TensorFlow operation."""
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def device() -> str:
     """Where training runs: the GPU TensorFlow found, or the CPU."""
     if GPUS:
@@ -44,4 +56,4 @@ def device() -> str:
     return f"CPU ({os.cpu_count()} cores; no GPU visible to TensorFlow)"
 
 
-__all__ = ["device", "keras", "tf"]
+__all__ = ["device", "keras", "on_gpu", "tf", "use_one_thread"]

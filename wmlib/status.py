@@ -11,18 +11,10 @@ import json
 import re
 from pathlib import Path
 
-from wmlib import config, pipeline
+from wmlib import config
+from wmlib.artefacts import read_manifest
+from wmlib.stages import STAGES
 
-STAGES = [
-    ("episodes", pipeline.episodes_dir),
-    ("V (vae)", pipeline.vae_dir),
-    ("latents", pipeline.latents_dir),
-    ("M (mdnrnn)", pipeline.mdnrnn_dir),
-    ("C (controller)", pipeline.controller_dir),
-    ("C, z only", lambda profile: pipeline.controller_dir(profile, use_memory=False)),
-    ("evaluation", pipeline.evaluation_dir),
-    ("evaluation, z only", lambda profile: pipeline.evaluation_dir(profile, use_memory=False)),
-]
 PROFILE_LINE = re.compile(r"Profile '(\w+)'")
 
 
@@ -35,23 +27,29 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def summary_text(stage, manifest: dict) -> str:
+    """A finished stage's summary fields as one short line: "episodes 200, mean 480.3"."""
+    values = {key: manifest["summary"][key] for key in stage.summary}
+    return ", ".join(
+        f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in values.items()
+    )
+
+
 def stage_rows(profile: config.Profile) -> list[list[str]]:
     """One row per pipeline stage whose manifest exists: name, profile, machine, time, summary."""
     rows = []
-    for name, directory in STAGES:
-        manifest = pipeline.read_manifest(directory(profile))
+    for stage in STAGES:
+        manifest = read_manifest(stage.directory(profile))
         if manifest is None:
             continue
         if not manifest["complete"]:
-            rows.append([name, manifest["profile"], "", "unfinished", ""])
+            rows.append([stage.label, manifest["profile"], "", "unfinished", ""])
             continue
-        summary = ", ".join(
-            f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
-            for key, value in manifest["summary"].items()
-        )
+        summary = summary_text(stage, manifest)
         rows.append(
             [
-                name,
+                stage.label,
                 manifest["profile"],
                 f"{manifest['machine']}, {manifest['finished'][:10]}",
                 duration(manifest["seconds"]),

@@ -3,7 +3,9 @@
 A checkpoint is the whole Keras model in its own `.keras` format, optimiser state included,
 written to a partial file and renamed, so that a run killed at any moment resumes from the last
 finished epoch. The number of finished epochs is read from the optimiser's step counter inside
-the checkpoint itself, so the checkpoint and the epoch count can never disagree.
+the checkpoint itself, so the checkpoint and the epoch count can never disagree. The training
+data is asked for from the first unfinished epoch on, and every model draws its noise from seeded
+generators saved with it, so a resumed run trains exactly as an uninterrupted one.
 """
 
 import json
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from wmlib import rollouts
+from wmlib.files import write_json
 from wmlib.runtime import keras, tf
 
 
@@ -35,7 +37,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         save_atomically(self.model, self.checkpoint)
         self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
-        rollouts.write_json(self.history_path, self.history)
+        write_json(self.history_path, self.history)
 
 
 class Progress(keras.callbacks.Callback):
@@ -61,7 +63,7 @@ class Progress(keras.callbacks.Callback):
 
 def fit_resumable(
     build_model: Callable[[], keras.Model],
-    train_data,
+    train_data: Callable[[int], tf.data.Dataset],
     steps_per_epoch: int,
     epochs: int,
     directory: Path,
@@ -70,8 +72,10 @@ def fit_resumable(
 ) -> tuple[keras.Model, list[dict]]:
     """Train a model for `epochs` epochs, resuming from the checkpoint in `directory` if any.
 
-    `build_model` makes a new compiled model when there is no checkpoint yet. Returns the
-    trained model and the metrics of every epoch, those of interrupted earlier runs included.
+    `build_model` makes a new compiled model when there is no checkpoint yet; `train_data(epoch)`
+    gives the training batches from that epoch to the last, `steps_per_epoch` per epoch, each
+    epoch's batches depending on the epoch alone. Returns the trained model and the metrics of
+    every epoch, those of interrupted earlier runs included.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -81,7 +85,7 @@ def fit_resumable(
     history = json.loads(history_path.read_text())[:done] if history_path.exists() else []
     if done < epochs:
         model.fit(
-            train_data,
+            train_data(done),
             steps_per_epoch=steps_per_epoch,
             epochs=epochs,
             initial_epoch=done,

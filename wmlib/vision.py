@@ -13,27 +13,33 @@ from pathlib import Path
 
 import numpy as np
 
-from wmlib import rollouts, training
+from wmlib import training
 from wmlib.config import VisionConfig
-from wmlib.runtime import keras, tf
-
-FRAME_SHAPE = (64, 64, 3)
+from wmlib.files import FRAME_SHAPE, load_episode
+from wmlib.runtime import keras, on_gpu, tf
 
 
 class Sampling(keras.layers.Layer):
     """Draw z = μ + σ·ε with ε ~ N(0, I): the reparameterisation trick.
 
     The randomness sits in ε, which does not depend on the encoder, so gradients flow from z
-    back into μ and log σ² through a plain sum and product.
+    back into μ and log σ² through a plain sum and product. ε comes from the layer's own seeded
+    generator, whose state is saved with the model, so training is the same in any process and
+    a resumed run draws what an uninterrupted one would have.
     """
+
+    def __init__(self, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, inputs):
         mean, log_variance = inputs
         epsilon = keras.random.normal(tf.shape(mean), seed=self.seed_generator)
         return mean + tf.exp(0.5 * log_variance) * epsilon
 
-    def build(self, input_shape):
-        self.seed_generator = keras.random.SeedGenerator()
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
 
 
 def build_encoder(latent_size: int = 32) -> keras.Model:
@@ -84,13 +90,14 @@ def vae_loss(frames, reconstructions, mean, log_variance, kl_floor: float):
 class ConvVAE(training.LossTermsModel):
     """V: encoder, sampling and decoder, trained by `fit` on (total, reconstruction, KL)."""
 
-    def __init__(self, latent_size: int = 32, kl_tolerance: float = 0.5, **kwargs):
+    def __init__(self, latent_size: int = 32, kl_tolerance: float = 0.5, seed: int = 0, **kwargs):
         super().__init__(("loss", "reconstruction", "kl"), **kwargs)
         self.latent_size = latent_size
         self.kl_tolerance = kl_tolerance
+        self.seed = seed
         self.encoder = build_encoder(latent_size)
         self.decoder = build_decoder(latent_size)
-        self.sampling = Sampling()
+        self.sampling = Sampling(seed)
 
     @property
     def kl_floor(self) -> float:
@@ -112,6 +119,7 @@ class ConvVAE(training.LossTermsModel):
             **super().get_config(),
             "latent_size": self.latent_size,
             "kl_tolerance": self.kl_tolerance,
+            "seed": self.seed,
         }
 
 
@@ -120,11 +128,11 @@ def build_vae(config: VisionConfig) -> ConvVAE:
 
     XLA compilation is used only on a GPU: on this project's CPUs it made training twice slower.
     """
-    vae = ConvVAE(config.latent_size, config.kl_tolerance)
+    vae = ConvVAE(config.latent_size, config.kl_tolerance, config.seed)
     vae(tf.zeros((1, *FRAME_SHAPE)))
     vae.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        jit_compile=bool(tf.config.list_physical_devices("GPU")),
+        jit_compile=on_gpu(),
     )
     return vae
 
@@ -174,54 +182,46 @@ def split_episodes(paths: list[Path], validation_fraction: float) -> tuple[list,
     return paths[:-held_out], paths[-held_out:]
 
 
-def frame_dataset(paths: list[Path], config: VisionConfig, shuffle: bool = True) -> tf.data.Dataset:
-    """Batches of frames in [0, 1] read from episode files as they are needed.
+def frame_dataset(
+    paths: list[Path], config: VisionConfig, shuffle: bool = True, epoch: int = 0
+) -> tf.data.Dataset:
+    """One pass over the frames of episode files, in batches of frames in [0, 1].
 
     Episodes are visited in a random order, eight at a time, their frames interleaved and
     shuffled through a buffer, so that a batch mixes many episodes while only the buffer is held
-    in memory, at any data-set size.
+    in memory, at any data-set size. The order depends on the seed and the `epoch` only, so a
+    resumed training sees exactly the batches an uninterrupted one would have.
     """
 
     def frames_of(path):
-        yield from rollouts.load_episode(path.decode()).observations
+        yield from load_episode(path.decode()).observations
 
     def read(path):
         signature = tf.TensorSpec(FRAME_SHAPE, tf.uint8)
         return tf.data.Dataset.from_generator(frames_of, args=(path,), output_signature=signature)
 
+    seed = config.seed + epoch
     dataset = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
     if shuffle:
-        dataset = dataset.shuffle(len(paths), seed=config.seed)
+        dataset = dataset.shuffle(len(paths), seed=seed)
     dataset = dataset.interleave(
         read, cycle_length=min(8, len(paths)), num_parallel_calls=tf.data.AUTOTUNE
     )
     if shuffle:
-        dataset = dataset.shuffle(config.shuffle_buffer, seed=config.seed)
+        dataset = dataset.shuffle(config.shuffle_buffer, seed=seed)
     dataset = dataset.batch(config.batch_size, drop_remainder=shuffle)
     return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-LATENT_SCHEMA = {
-    "mean": (np.float32, 2),
-    "log_variance": (np.float32, 2),
-    "actions": (np.float32, 2),
-}
-"""Arrays of a latents file: V's μ and log σ² for every frame of an episode, and its actions."""
-
-
-def save_latents(path: Path, mean: np.ndarray, log_variance: np.ndarray, actions: np.ndarray):
-    """Store an episode's encodings (not a sampled z: M resamples z from them every batch)."""
-    rollouts.write_npz(path, {"mean": mean, "log_variance": log_variance, "actions": actions})
-
-
-def load_latents(path: Path) -> dict[str, np.ndarray]:
-    """Read and validate an episode's latents file (`mean`, `log_variance`, `actions`)."""
-    fix = "Delete it and run ensure_latents() (python -m wmlib latents) to encode it again."
-    arrays = rollouts.read_npz(path, LATENT_SCHEMA, fix)
-    lengths = {name: len(value) for name, value in arrays.items()}
-    if len(set(lengths.values())) != 1 or arrays["mean"].shape != arrays["log_variance"].shape:
-        raise rollouts.DataFileError(f"{path} has arrays of different lengths {lengths}. {fix}")
-    return arrays
+def training_frames(paths: list[Path], config: VisionConfig, first_epoch: int) -> tf.data.Dataset:
+    """The training batches of every epoch from `first_epoch` to `config.epochs`, one pass each."""
+    epochs = [
+        frame_dataset(paths, config, epoch=epoch) for epoch in range(first_epoch, config.epochs)
+    ]
+    dataset = epochs[0]
+    for following in epochs[1:]:
+        dataset = dataset.concatenate(following)
+    return dataset
 
 
 def dimensions_by_activity(means: np.ndarray) -> np.ndarray:

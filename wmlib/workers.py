@@ -14,14 +14,38 @@ loaded once per worker, not once per rollout.
 """
 
 import collections
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing import connection, get_context
 
+from wmlib.errors import WorldModelsError
 
-class WorkerError(RuntimeError):
+SCHEDULER_VARIABLE = "WM_DASK_SCHEDULER"
+"""Names a Dask scheduler (`tcp://HOST:PORT`) to run rollouts on instead of local processes;
+`python -m wmlib --scheduler` sets it."""
+
+
+class WorkerError(WorldModelsError, RuntimeError):
     """A task that kept crashing or hanging its worker, or that raised an exception."""
+
+
+def dask_scheduler() -> str | None:
+    """The Dask scheduler rollouts run on, if `WM_DASK_SCHEDULER` names one."""
+    return os.environ.get(SCHEDULER_VARIABLE) or None
+
+
+def make_pool(workers: int, time_limit: float, retries: int = 2):
+    """The pool rollouts run in: a `DaskPool` on the scheduler `WM_DASK_SCHEDULER` names (its
+    workers, on any number of machines), else a local `WorkerPool` of `workers` processes.
+    Both have the same methods and the same promises."""
+    scheduler = dask_scheduler()
+    if scheduler:
+        from wmlib.cluster import DaskPool  # Dask is imported only when a scheduler is used
+
+        return DaskPool(scheduler, time_limit, retries)
+    return WorkerPool(workers, time_limit, retries)
 
 
 class _TaskFailure:

@@ -1,0 +1,185 @@
+"""The agent: V, M and C driving real environments, in lock-step and in worker processes
+(chapter 8: control).
+
+At each step the agent preprocesses the frame, encodes it with V and samples z, lets C act on
+[z, h], and feeds z and the action to M, which updates its memory h. Several environments are
+stepped in lock-step so that V and M run once per step on a batch; C is a NumPy product.
+`Rollouts` spreads many episodes over a pool of workers, each loading V and M once.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wmlib import controller, memory, vision
+from wmlib.config import ControlConfig, FrameConfig
+from wmlib.env import Task
+from wmlib.env import task as get_task
+from wmlib.runtime import keras, use_one_thread
+from wmlib.workers import make_pool
+
+
+class Agent:
+    """V, M and C driving a batch of environments of one task in lock-step.
+
+    Each environment has its own controller parameters and its own noise generator for V's
+    sampled z (the paper feeds C a sample, not μ), seeded by the episode's seed so that a rollout
+    is the same whichever worker plays it and whichever other rollouts share its batch.
+    `mdnrnn=None` is the paper's z-only ablation: M is not run at all.
+    """
+
+    def __init__(
+        self,
+        vae: vision.ConvVAE,
+        mdnrnn: memory.MDNRNN | None,
+        task: Task,
+        frame_config: FrameConfig = FrameConfig(),
+    ):
+        self.vae, self.mdnrnn, self.task, self.frame_config = vae, mdnrnn, task, frame_config
+
+    def reset(self, parameters: np.ndarray, seeds: list[int]) -> None:
+        """Start a batch of episodes: one row of controller parameters per seed."""
+        self.parameters = np.asarray(parameters, dtype=np.float32).reshape(len(seeds), -1)
+        self.noise = [np.random.default_rng(seed) for seed in seeds]
+        self.state = None if self.mdnrnn is None else self.mdnrnn.initial_state(len(seeds))
+
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """Actions for a batch of raw observations: encode, decide, then let M remember."""
+        frames = self.task.preprocess(observations, self.frame_config)
+        mean, log_variance = vision.encode(self.vae, frames)
+        epsilon = np.stack([noise.standard_normal(mean.shape[-1]) for noise in self.noise])
+        z = (mean + np.exp(0.5 * log_variance) * epsilon).astype(np.float32)
+        squash = self.task.controller_action
+        if self.mdnrnn is None:
+            return controller.act(self.parameters, z, squash)
+        hidden = np.asarray(self.state[0])
+        actions = controller.act(self.parameters, np.concatenate([z, hidden], axis=-1), squash)
+        _, _, self.state = self.mdnrnn.step(z, actions, self.state)
+        return actions
+
+    def keep(self, rows: list[int]) -> None:
+        """Carry on with the environments in `rows` only (the others' episodes ended)."""
+        self.parameters = self.parameters[rows]
+        self.noise = [self.noise[row] for row in rows]
+        if self.state is not None:
+            self.state = tuple(np.asarray(part)[rows] for part in self.state)
+
+
+def drive(
+    agent: Agent, parameters: np.ndarray, seeds: list[int], max_steps: int, record: bool = False
+):
+    """Play one episode per seed in lock-step; return each episode's total reward.
+
+    With `record=True` also return, per episode, its raw frames and rewards (for videos).
+    """
+    environments = [agent.task.make_env(max_steps) for _ in seeds]
+    frames = np.stack(
+        [env.reset(seed=int(seed))[0] for env, seed in zip(environments, seeds, strict=True)]
+    )
+    agent.reset(parameters, seeds)
+    returns = np.zeros(len(seeds))
+    recordings = [([frame], []) for frame in frames] if record else None
+    active = list(range(len(seeds)))
+    while active:
+        actions = agent.act(frames)
+        still_running, next_frames = [], []
+        for row, index in enumerate(active):
+            step = environments[index].step(agent.task.env_action(actions[row]))
+            frame, reward, terminated, truncated, _ = step
+            returns[index] += reward
+            if record:
+                recordings[index][0].append(frame)
+                recordings[index][1].append(reward)
+            if not (terminated or truncated):
+                still_running.append(row)
+                next_frames.append(frame)
+        active = [active[row] for row in still_running]
+        if active:
+            agent.keep(still_running)
+            frames = np.stack(next_frames)
+    for env in environments:
+        env.close()
+    return (returns, recordings) if record else returns
+
+
+@dataclass(frozen=True)
+class AgentFiles:
+    """What a worker needs to build an agent: the task, the frame settings and V's and M's
+    saved models (M's is None for the z-only agent)."""
+
+    task: str
+    """The task's name (`Profile.task`)."""
+    frame: FrameConfig
+    """The profile's frame preprocessing, the same the models were trained on."""
+    vae: str
+    """Path of V's saved model."""
+    mdnrnn: str | None
+    """Path of M's saved model, or None for the z-only agent."""
+
+    def load(self) -> Agent:
+        """Load V and M and build the agent."""
+        mdnrnn = keras.models.load_model(self.mdnrnn, compile=False) if self.mdnrnn else None
+        vae = keras.models.load_model(self.vae, compile=False)
+        return Agent(vae, mdnrnn, get_task(self.task), self.frame)
+
+
+_AGENTS: dict[AgentFiles, Agent] = {}
+"""The agents a worker process has built: V and M load once per worker."""
+
+
+def rollout_task(
+    files: AgentFiles, parameters: np.ndarray, seeds: list, max_steps: int
+) -> np.ndarray:
+    """A worker's task: the returns of a few episodes driven in lock-step.
+
+    The first task a worker runs holds TensorFlow to one thread (the parallelism comes from one
+    worker per core, and threads competing for a core only slow it) and loads V and M.
+    """
+    if not _AGENTS:
+        use_one_thread()
+    if files not in _AGENTS:
+        _AGENTS[files] = files.load()
+    return drive(_AGENTS[files], parameters, seeds, max_steps)
+
+
+class Rollouts:
+    """Returns of many (parameters, seed) episodes, spread over worker processes in batches.
+
+    Use it as a context manager: the workers (and the V and M each loads) live until it closes.
+    The pool is local processes, or Dask workers when a scheduler is set (`workers.make_pool`).
+    """
+
+    def __init__(self, files: AgentFiles, settings: ControlConfig, workers: int):
+        self.files, self.settings = files, settings
+        self.pool = make_pool(workers, settings.rollout_time_limit)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.pool.close()
+
+    def returns(self, parameters: np.ndarray, seeds: list[int], max_steps: int) -> np.ndarray:
+        """Total reward of episode i, driven by `parameters[i]` on track `seeds[i]`."""
+        size = self.settings.environments_per_task
+        tasks = [
+            (self.files, parameters[start : start + size], seeds[start : start + size], max_steps)
+            for start in range(0, len(seeds), size)
+        ]
+        return np.concatenate(self.pool.map(rollout_task, tasks))
+
+    def fitness(self, candidates: np.ndarray, seeds: list[int]) -> np.ndarray:
+        """Each candidate's mean return over the same training tracks."""
+        episodes = len(seeds)
+        returns = self.returns(
+            np.repeat(candidates, episodes, axis=0),
+            list(seeds) * len(candidates),
+            self.settings.training_steps,
+        )
+        return returns.reshape(len(candidates), episodes).mean(axis=1)
+
+    def score(self, parameters: np.ndarray, seeds: list[int]) -> np.ndarray:
+        """One controller's returns on evaluation-length episodes, one per seed."""
+        return self.returns(
+            np.tile(parameters, (len(seeds), 1)), list(seeds), self.settings.evaluation_steps
+        )

@@ -1,0 +1,146 @@
+"""Rollouts on several machines: a Dask cluster with the promises of WorkerPool (chapter 8).
+
+One machine's cores are the limit of `WorkerPool`. Dask's `distributed` joins machines with two
+commands: `dask scheduler` on one, `dask worker tcp://HOST:8786 --nthreads 1 --nworkers N` on
+each, and `DaskPool("tcp://HOST:8786", time_limit)` then stands in for `WorkerPool(N, time_limit)`.
+Dask sends a task again by itself when its worker dies, but it knows no time limit and keeps no
+count we can see. So DaskPool gives each worker thread one task at a time and starts its clock when
+it submits it; it restarts the worker of a task that overruns, and resubmits, under a fresh key,
+each task whose worker died or hung, up to `retries` times. A Python exception raised by the task
+itself is a bug, not bad luck: it is reported at once, with its traceback.
+"""
+
+import time
+import traceback
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+
+from distributed import Client, Future, KilledWorker
+
+from wmlib.workers import WorkerError
+
+POLL_SECONDS = 0.1
+"""How often to look at the running tasks: finished, raised, lost with their worker, or late."""
+
+
+class DaskPool:
+    """Tasks on a Dask cluster, with a time limit, retried when their worker dies or hangs.
+
+    Start the workers with one thread each (`--nthreads 1`): a rollout keeps a core busy, and a
+    task's clock only measures the task if its worker runs nothing else. Keep the workers under
+    their nanny (the default), which is what restarts a hung one. The cluster is not ours: `close`
+    disconnects from it and leaves it running.
+    """
+
+    def __init__(self, scheduler: str, time_limit: float, retries: int = 2):
+        self.client = Client(scheduler, set_as_default=False)
+        self.time_limit = time_limit
+        self.retries = retries
+        self.replaced = 0
+        """How many tasks were sent again because their worker died or hung."""
+        self.lost_keys = set()
+        """Keys of tasks that were running on a worker when it left the cluster."""
+        self.client.subscribe_topic("all", self._note_lost_tasks)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Disconnect from the cluster, which keeps running: it belongs to whoever started it."""
+        self.client.unsubscribe_topic("all")
+        self.client.close()
+
+    def _note_lost_tasks(self, event: tuple) -> None:
+        """Called by the client for each scheduler event: remember what a departed worker ran."""
+        _, message = event
+        if message.get("action") == "remove-worker":
+            self.lost_keys.update(message["processing-tasks"])
+
+    def map(self, function: Callable, arguments: Iterable[tuple]) -> list:
+        """`[function(*args) for args in arguments]`, computed by the cluster's workers."""
+        results = dict(self.imap_unordered(function, arguments))
+        return [results[index] for index in range(len(results))]
+
+    def imap_unordered(self, function: Callable, arguments: Iterable[tuple]) -> Iterator:
+        """Yield `(index, function(*arguments[index]))` as each task finishes.
+
+        `function` must be importable by name on the workers (top level of an installed module).
+        """
+        arguments = list(arguments)
+        pending = deque(range(len(arguments)))
+        running = {}  # future -> (index, deadline)
+        failures = Counter()
+        try:
+            while pending or running:
+                self._submit(function, arguments, pending, running)
+                time.sleep(POLL_SECONDS)
+                for future, (index, deadline) in list(running.items()):
+                    outcome = self._outcome(future, deadline)
+                    if outcome is None:
+                        continue
+                    del running[future]
+                    kind, value = outcome
+                    if kind == "result":
+                        yield index, value
+                        continue
+                    failures[index] += 1
+                    if failures[index] > self.retries:
+                        raise WorkerError(
+                            f"Task {index} ({function.__name__}) failed {failures[index]} times: "
+                            f"{value}. Raise the time limit (time_limit={self.time_limit:g} s) or "
+                            f"the retries (retries={self.retries}) of DaskPool if the task is "
+                            f"merely slow; otherwise run it alone to see why its worker dies."
+                        )
+                    self.replaced += 1
+                    pending.appendleft(index)
+        finally:
+            self.client.cancel(list(running))
+
+    def _submit(self, function: Callable, arguments: list, pending: deque, running: dict) -> None:
+        """Submit pending tasks until each worker thread has one, and start their clocks."""
+        if not pending:
+            return
+        free_threads = max(1, sum(self.client.nthreads().values())) - len(running)
+        for _ in range(min(free_threads, len(pending))):
+            index = pending.popleft()
+            future = self.client.submit(function, *arguments[index], pure=False)
+            running[future] = (index, time.monotonic() + self.time_limit)
+
+    def _outcome(self, future: Future, deadline: float):
+        """("result", value), ("failure", reason) or None while the task is still running."""
+        if future.key in self.lost_keys or _killed(future):
+            future.cancel()  # Dask may have sent it again already: we resubmit it ourselves.
+            return "failure", "its worker died"
+        if future.status == "finished":
+            return "result", future.result()
+        if future.status == "error":
+            raise WorkerError(f"A task raised an exception in its worker:\n{_traceback(future)}")
+        if time.monotonic() > deadline:
+            self._restart_worker_of(future)
+            return "failure", f"it did not finish within the time limit of {self.time_limit:g} s"
+        return None
+
+    def _restart_worker_of(self, future: Future) -> None:
+        """Cancel an overrunning task and restart its worker: a hung thread cannot be stopped."""
+        workers = [
+            address for address, keys in self.client.processing().items() if future.key in keys
+        ]
+        future.cancel()
+        if workers:
+            self.client.restart_workers(workers, raise_for_error=False)
+
+
+def _killed(future: Future) -> bool:
+    """Whether Dask gave up on a task because its workers died, or lost track of it."""
+    if future.status in ("lost", "cancelled"):
+        return True
+    return future.status == "error" and isinstance(future.exception(), KilledWorker)
+
+
+def _traceback(future: Future) -> str:
+    """The formatted traceback of the exception a task raised on its worker."""
+    exception = future.exception()
+    return "".join(traceback.format_exception(type(exception), exception, future.traceback()))

@@ -1,0 +1,177 @@
+"""CarRacing-v3, the book's first task (chapter 1: MDPs and CarRacing).
+
+CarRacing renders a 96×96×3 top-down view; its bottom 12 rows are a dashboard. The paper crops
+the dashboard and resizes the remaining 84×96 picture to 64×64. The controller's three outputs
+are squashed into steering, gas and brake. Three policies can collect the episodes V and M
+learn from; an episode file also records the car's path and the track, to see where it drove.
+"""
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from wmlib.config import FrameConfig
+from wmlib.env import Task
+from wmlib.env.frames import resize
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import gymnasium as gym  # noqa: E402  (pygame reads the variable above when it is imported)
+
+ENV_ID = "CarRacing-v3"
+RAW_SHAPE = (96, 96, 3)
+ACTION_LOW = np.array([-1.0, 0.0, 0.0], dtype=np.float32)
+ACTION_HIGH = np.array([1.0, 1.0, 1.0], dtype=np.float32)
+EPISODE_STEPS = 1000
+"""CarRacing's own episode length; the paper's scores are returns over episodes this long."""
+FRAMES_PER_SECOND = 50
+"""CarRacing's simulation rate: one step is 1/50 of a second."""
+ZOOM_STEPS = 50
+"""CarRacing's camera zooms in during its first second, 50 frames at 50 frames per second."""
+LATENT_SIZE = 32
+"""Size of the random features that stand in for an untrained V's z (the paper's z size)."""
+
+
+def make_env(max_steps: int = EPISODE_STEPS, render_mode: str | None = None) -> gym.Env:
+    """CarRacing-v3 with continuous actions, truncated after `max_steps` steps; needs no screen."""
+    return gym.make(ENV_ID, max_episode_steps=max_steps, render_mode=render_mode)
+
+
+def controller_action(raw: np.ndarray) -> np.ndarray:
+    """Map a controller's unbounded output to CarRacing's action ranges, as the paper does.
+
+    Every output goes through tanh; steering keeps tanh's [-1, 1], gas becomes (x + 1) / 2 in
+    [0, 1] and brake is clipped to [0, 1], so a controller with zero weights drives at half gas.
+    """
+    squashed = np.tanh(np.asarray(raw, dtype=np.float32))
+    steer, gas, brake = squashed[..., 0], (squashed[..., 1] + 1.0) / 2.0, squashed[..., 2]
+    return np.stack([steer, gas, np.clip(brake, 0.0, 1.0)], axis=-1)
+
+
+def crop_dashboard(frame: np.ndarray, frame_config: FrameConfig = FrameConfig()) -> np.ndarray:
+    """The playing field of a raw frame (or of a batch of them), without the dashboard rows."""
+    return frame[..., : frame_config.dashboard_row, :, :]
+
+
+def preprocess(frame: np.ndarray, frame_config: FrameConfig = FrameConfig()) -> np.ndarray:
+    """Crop the dashboard and resize a raw 96×96×3 uint8 frame (or batch) to V's 64×64×3 uint8."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.shape[-3:] != RAW_SHAPE:
+        raise ValueError(
+            f"preprocess expects CarRacing frames of shape (..., 96, 96, 3) and dtype uint8, "
+            f"got shape {frame.shape} and dtype {frame.dtype}. Pass the observation exactly as "
+            f"env.step returns it."
+        )
+    return resize(crop_dashboard(frame, frame_config), frame_config.size)
+
+
+def road_share(frames: np.ndarray) -> np.ndarray:
+    """Share of each frame's pixels that show road: grey, with red, green and blue within 20 of
+    each other and between 80 and 140. Grass is green and the void off the map is dark green."""
+    frames = np.asarray(frames, dtype=np.int16)
+    red, green, blue = frames[..., 0], frames[..., 1], frames[..., 2]
+    grey = (np.abs(red - green) < 20) & (np.abs(green - blue) < 20)
+    road = grey & (green >= 80) & (green <= 140)
+    return road.mean(axis=(-2, -1))
+
+
+@dataclass
+class RandomWeightsPolicy:
+    """The paper's data policy: the whole agent V, M and C with random, untrained weights.
+
+    The paper draws the controller's weights from N(0, s²) with s ~ U(0, 0.01), anew for every
+    episode. Here a random projection of the frame stands in for the untrained V (and M's state is
+    left out): with weights that small the actions barely depend on the frame anyway, and the car
+    drives almost straight at half gas, steering a little differently in each episode.
+    """
+
+    max_weight_scale: float = 0.01
+    """Upper end of the uniform draw of the weights' standard deviation s."""
+
+    def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
+        """Draw this episode's random V (a projection) and C (weights and bias)."""
+        inputs = int(np.prod(frame_shape))
+        scale = rng.uniform(0.0, self.max_weight_scale)
+        self.projection = rng.standard_normal((inputs, LATENT_SIZE)) / np.sqrt(inputs)
+        self.weights = rng.normal(0.0, scale, (LATENT_SIZE, 3))
+        self.bias = rng.normal(0.0, scale, 3)
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        """C's action on the random features of the 64×64 frame."""
+        features = (frame.reshape(-1) / 255.0) @ self.projection
+        return controller_action(features @ self.weights + self.bias)
+
+
+@dataclass
+class BrownianPolicy:
+    """Actions that wander as Brownian motion: a_{t+1} = clip(a_t + √dt · ε), ε ~ N(0, I).
+
+    Smooth in time like a person's steering, and far more varied than the random-weights agent,
+    so the car turns, brakes and visits more of the track and the grass.
+    """
+
+    dt: float = 1.0 / 50.0
+    """Time step of the random walk; CarRacing runs at 50 frames per second."""
+
+    def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
+        """Start the walk from a uniformly random action."""
+        self.rng = rng
+        self.action = rng.uniform(ACTION_LOW, ACTION_HIGH).astype(np.float32)
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        """Take one step of the walk; the frame is ignored."""
+        step = np.sqrt(self.dt) * self.rng.standard_normal(3)
+        self.action = np.clip(self.action + step, ACTION_LOW, ACTION_HIGH).astype(np.float32)
+        return self.action
+
+
+@dataclass
+class UniformPolicy:
+    """A fresh uniformly random action every frame: the textbook random agent.
+
+    It brakes on half of its frames and its steering averages out, so the car barely moves.
+    """
+
+    def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
+        """Keep the episode's random generator."""
+        self.rng = rng
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        """An action drawn uniformly from the action box; the frame is ignored."""
+        return self.rng.uniform(ACTION_LOW, ACTION_HIGH).astype(np.float32)
+
+
+def car_position(env: gym.Env) -> dict:
+    """Where the car is before a step, recorded per step as `positions` (world coordinates)."""
+    return {"positions": np.asarray(env.unwrapped.car.hull.position, dtype=np.float32)}
+
+
+def track_and_tiles(env: gym.Env) -> dict:
+    """The track's centre line (one point per tile) and how many tiles the car touched."""
+    track = np.array([point[2:4] for point in env.unwrapped.track], dtype=np.float32)
+    return {"track": track, "tiles_visited": np.int64(env.unwrapped.tile_visited_count)}
+
+
+def track_fraction(episode) -> float:
+    """Share of the track's tiles the car visited in a recorded episode."""
+    return int(episode.extras["tiles_visited"]) / len(episode.extras["track"])
+
+
+TASK = Task(
+    name="carracing",
+    make_env=make_env,
+    preprocess=preprocess,
+    action_size=3,
+    controller_action=controller_action,
+    env_action=np.asarray,
+    policies={
+        "random_weights": RandomWeightsPolicy,
+        "brownian": BrownianPolicy,
+        "uniform": UniformPolicy,
+    },
+    episode_steps=EPISODE_STEPS,
+    frames_per_second=FRAMES_PER_SECOND,
+    step_extras=car_position,
+    episode_extras=track_and_tiles,
+)

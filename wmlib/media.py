@@ -1,0 +1,45 @@
+"""Videos of the agent: frames with the score written on them, saved as a GIF (chapter 9)."""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from wmlib.files import write_atomically
+
+VIDEO_STRIDE = 3
+"""A video keeps every third frame (shown at a third of the simulation's frame rate, so in real
+time)."""
+
+
+def video_frames(
+    frames: list[np.ndarray], rewards: list[float], scale: int = 2, stride: int = VIDEO_STRIDE
+) -> list[Image.Image]:
+    """Pictures for a video of one episode: every `stride`-th raw frame, enlarged `scale` times,
+    with the step and the reward collected so far written on it."""
+    cumulative = np.concatenate([[0.0], np.cumsum(rewards)])
+    pictures = []
+    for step in range(0, len(frames), stride):
+        picture = Image.fromarray(frames[step]).resize(
+            (frames[step].shape[1] * scale, frames[step].shape[0] * scale), Image.NEAREST
+        )
+        ImageDraw.Draw(picture).text(
+            (6, 4), f"step {step:4d}   reward {cumulative[step]:6.1f}", fill=(255, 255, 255)
+        )
+        pictures.append(picture)
+    return pictures
+
+
+def write_gif(path: Path, pictures: list[Image.Image], frames_per_second: float) -> None:
+    """Save pictures as a looping GIF, atomically."""
+    write_atomically(
+        path,
+        lambda partial: pictures[0].save(
+            partial,
+            format="GIF",
+            save_all=True,
+            append_images=pictures[1:],
+            duration=round(1000 / frames_per_second),
+            loop=0,
+        ),
+    )

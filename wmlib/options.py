@@ -1,0 +1,87 @@
+"""Command-line options for every setting of a profile, generated from its frozen dataclasses.
+
+`--control.generations 40` overrides one field of the chosen profile; `--help` shows each
+field's docstring and the profile's value. The dataclasses stay the one place a setting is
+described: Python keeps no docstrings for fields at run time, so they are read from the source.
+"""
+
+import argparse
+import ast
+import dataclasses
+import functools
+import inspect
+
+from wmlib.config import Profile
+
+NOT_SETTINGS = ("name", "description")
+"""Profile fields that name the profile rather than set anything."""
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of a dataclass, by field name, on one line."""
+    body = ast.parse(inspect.getsource(cls)).body[0].body
+    return {
+        statement.target.id: " ".join(following.value.value.split())
+        for statement, following in zip(body, body[1:], strict=False)
+        if isinstance(statement, ast.AnnAssign)
+        and isinstance(following, ast.Expr)
+        and isinstance(following.value, ast.Constant)
+        and isinstance(following.value.value, str)
+    }
+
+
+def parse_bool(text: str) -> bool:
+    """'true'/'false' (or 1/0, yes/no) as a bool."""
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def settings(profile: Profile) -> dict[str, tuple[object, str]]:
+    """Every setting of a profile by dotted name ("control.generations"): (value, docstring)."""
+    found = {}
+    for field in dataclasses.fields(profile):
+        value = getattr(profile, field.name)
+        if field.name in NOT_SETTINGS:
+            continue
+        if dataclasses.is_dataclass(value):
+            docs = field_docs(type(value))
+            for inner in dataclasses.fields(value):
+                found[f"{field.name}.{inner.name}"] = (getattr(value, inner.name), docs[inner.name])
+        else:
+            found[field.name] = (value, field_docs(Profile)[field.name])
+    return found
+
+
+def add_setting_options(parser: argparse.ArgumentParser, profile: Profile) -> None:
+    """One `--section.field` option per setting, defaulting to the profile's value."""
+    group = parser.add_argument_group(f"settings (defaults: profile {profile.name!r})")
+    for name, (value, doc) in settings(profile).items():
+        group.add_argument(
+            f"--{name}",
+            dest=name,
+            type=parse_bool if isinstance(value, bool) else type(value),
+            default=value,
+            metavar=type(value).__name__.upper(),
+            help=doc.replace("%", "%%") + " (default: %(default)s)",
+        )
+
+
+def with_settings(profile: Profile, values: dict[str, object]) -> Profile:
+    """The profile with the given settings (dotted names) replaced; the others as they were."""
+    sections: dict[str, dict] = {}
+    top = {}
+    for name, value in values.items():
+        section, _, field = name.partition(".")
+        if field:
+            sections.setdefault(section, {})[field] = value
+        else:
+            top[section] = value
+    replaced = {
+        section: dataclasses.replace(getattr(profile, section), **fields)
+        for section, fields in sections.items()
+    }
+    return dataclasses.replace(profile, **replaced, **top)

@@ -1,0 +1,111 @@
+"""The pipeline's stages, listed once: the command line, `all` and the status tables read this.
+
+Each stage names what it needs, the `ensure_*` call that builds or loads it, the folder its
+artefact lives in, and the summary its manifest records; the list is in build order, so every
+stage comes after the stages it needs.
+"""
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wmlib import pipeline
+from wmlib.config import Profile
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One artefact of the pipeline."""
+
+    name: str
+    """What the command line calls it (`python -m wmlib NAME`)."""
+    label: str
+    """How the status tables name it."""
+    needs: tuple[str, ...]
+    """The stages whose artefacts it is built from."""
+    ensure: Callable
+    """`ensure(profile, workers=N)`: load the artefact, building what is missing first."""
+    directory: Callable[[Profile], Path]
+    """The artefact's folder for a profile."""
+    summary: tuple[str, ...]
+    """The fields its manifest's summary records, shown by the command line and status."""
+
+
+STAGES = (
+    Stage(
+        "collect",
+        "episodes",
+        (),
+        pipeline.ensure_episodes,
+        pipeline.episodes_dir,
+        ("episodes", "steps", "bytes"),
+    ),
+    Stage(
+        "vae",
+        "V (vae)",
+        ("collect",),
+        pipeline.ensure_vae,
+        pipeline.vae_dir,
+        (
+            "training_frames",
+            "validation_episodes",
+            "epoch",
+            *("loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"),
+        ),
+    ),
+    Stage(
+        "latents",
+        "latents",
+        ("collect", "vae"),
+        pipeline.ensure_latents,
+        pipeline.latents_dir,
+        ("episodes",),
+    ),
+    Stage(
+        "mdnrnn",
+        "M (mdnrnn)",
+        ("latents",),
+        pipeline.ensure_mdnrnn,
+        pipeline.mdnrnn_dir,
+        (
+            "training_episodes",
+            "steps_per_epoch",
+            "epoch",
+            *("loss", "nll", "done", "val_loss", "val_nll", "val_done"),
+        ),
+    ),
+    Stage(
+        "controller",
+        "C (controller)",
+        ("vae", "mdnrnn"),
+        pipeline.ensure_controller,
+        pipeline.controller_dir,
+        ("parameters", "generations", "best_mean_score", "chosen_generation"),
+    ),
+    Stage(
+        "evaluation",
+        "evaluation",
+        ("controller",),
+        pipeline.ensure_evaluation,
+        pipeline.evaluation_dir,
+        ("episodes", "mean", "std", "generation"),
+    ),
+    Stage(
+        "controller_z_only",
+        "C, z only",
+        ("vae",),
+        functools.partial(pipeline.ensure_controller, use_memory=False),
+        functools.partial(pipeline.controller_dir, use_memory=False),
+        ("parameters", "generations", "best_mean_score", "chosen_generation"),
+    ),
+    Stage(
+        "evaluation_z_only",
+        "evaluation, z only",
+        ("controller_z_only",),
+        functools.partial(pipeline.ensure_evaluation, use_memory=False),
+        functools.partial(pipeline.evaluation_dir, use_memory=False),
+        ("episodes", "mean", "std", "generation"),
+    ),
+)
+BY_NAME = {stage.name: stage for stage in STAGES}
