@@ -22,6 +22,9 @@ from wmlib.workers import WorkerError
 POLL_SECONDS = 0.1
 """How often to look at the running tasks: finished, raised, lost with their worker, or late."""
 
+RESTART_SECONDS = 30
+"""How long to wait for a restarted worker to come back before carrying on without it."""
+
 
 class DaskPool:
     """Tasks on a Dask cluster, with a time limit, retried when their worker dies or hangs.
@@ -39,7 +42,7 @@ class DaskPool:
         self.replaced = 0
         """How many tasks were sent again because their worker died or hung."""
         self.lost_keys = set()
-        """Keys of tasks that were running on a worker when it left the cluster."""
+        """Keys of the tasks that were running on a worker when it left (the scheduler says)."""
         self.client.subscribe_topic("all", self._note_lost_tasks)
 
     def __enter__(self):
@@ -50,7 +53,9 @@ class DaskPool:
 
     def close(self) -> None:
         """Disconnect from the cluster, which keeps running: it belongs to whoever started it."""
-        self.client.unsubscribe_topic("all")
+        if self.client.status == "closed":
+            return
+        self.client.unsubscribe_topic("all")  # or the scheduler fails to send us news of our exit
         self.client.close()
 
     def _note_lost_tasks(self, event: tuple) -> None:
@@ -77,25 +82,7 @@ class DaskPool:
             while pending or running:
                 self._submit(function, arguments, pending, running)
                 time.sleep(POLL_SECONDS)
-                for future, (index, deadline) in list(running.items()):
-                    outcome = self._outcome(future, deadline)
-                    if outcome is None:
-                        continue
-                    del running[future]
-                    kind, value = outcome
-                    if kind == "result":
-                        yield index, value
-                        continue
-                    failures[index] += 1
-                    if failures[index] > self.retries:
-                        raise WorkerError(
-                            f"Task {index} ({function.__name__}) failed {failures[index]} times: "
-                            f"{value}. Raise the time limit (time_limit={self.time_limit:g} s) or "
-                            f"the retries (retries={self.retries}) of DaskPool if the task is "
-                            f"merely slow; otherwise run it alone to see why its worker dies."
-                        )
-                    self.replaced += 1
-                    pending.appendleft(index)
+                yield from self._collect(function, pending, running, failures)
         finally:
             self.client.cancel(list(running))
 
@@ -109,9 +96,31 @@ class DaskPool:
             future = self.client.submit(function, *arguments[index], pure=False)
             running[future] = (index, time.monotonic() + self.time_limit)
 
+    def _collect(self, function: Callable, pending: deque, running: dict, failures) -> Iterator:
+        """Yield the results that came in; send failed tasks back to `pending`, up to `retries`."""
+        for future, (index, deadline) in list(running.items()):
+            outcome = self._outcome(future, deadline)
+            if outcome is None:
+                continue
+            del running[future]
+            kind, value = outcome
+            if kind == "result":
+                yield index, value
+                continue
+            failures[index] += 1
+            if failures[index] > self.retries:
+                raise WorkerError(
+                    f"Task {index} ({function.__name__}) failed {failures[index]} times: {value}. "
+                    f"Raise the time limit (time_limit={self.time_limit:g} s) or the retries "
+                    f"(retries={self.retries}) of DaskPool if the task is merely slow; otherwise "
+                    f"run it alone to see why its worker dies."
+                )
+            self.replaced += 1
+            pending.appendleft(index)
+
     def _outcome(self, future: Future, deadline: float):
         """("result", value), ("failure", reason) or None while the task is still running."""
-        if future.key in self.lost_keys or _killed(future):
+        if future.key in self.lost_keys or _gone(future):
             future.cancel()  # Dask may have sent it again already: we resubmit it ourselves.
             return "failure", "its worker died"
         if future.status == "finished":
@@ -130,11 +139,11 @@ class DaskPool:
         ]
         future.cancel()
         if workers:
-            self.client.restart_workers(workers, raise_for_error=False)
+            self.client.restart_workers(workers, timeout=RESTART_SECONDS, raise_for_error=False)
 
 
-def _killed(future: Future) -> bool:
-    """Whether Dask gave up on a task because its workers died, or lost track of it."""
+def _gone(future: Future) -> bool:
+    """Whether Dask gave up on a task after its workers died (KilledWorker), or dropped it."""
     if future.status in ("lost", "cancelled"):
         return True
     return future.status == "error" and isinstance(future.exception(), KilledWorker)

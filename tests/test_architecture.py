@@ -1,0 +1,84 @@
+"""The library's house rules: modules in layers that import only downwards, none too long, and
+no environment named outside its task module."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+LIBRARY = Path(__file__).resolve().parent.parent / "wmlib"
+LAYERS = [
+    {"errors"},
+    {"config", "files", "workers", "cluster", "evolution", "toy_data", "plots"},
+    {"env", "env.frames", "env.carracing", "runtime"},
+    {"rollouts", "training", "controller", "media"},
+    {"vision", "memory", "search"},
+    {"agent", "widgets"},
+    {"artefacts", "pipeline"},
+    {"stages", "options"},
+    {"status"},
+    {"__main__"},
+]
+"""Each module's layer: a module may import from its own layer's lower neighbours only, never
+from a layer above its own (`artefacts` and `pipeline` share one, as `env` and its tasks do)."""
+LAYER = {module: index for index, layer in enumerate(LAYERS) for module in layer}
+MODULES = {
+    path: ".".join(path.relative_to(LIBRARY).with_suffix("").parts).removesuffix(".__init__")
+    for path in sorted(LIBRARY.rglob("*.py"))
+    if path.name != "__init__.py" or path.parent != LIBRARY
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The `wmlib` modules a source file imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wmlib"):
+            base = node.module.removeprefix("wmlib").removeprefix(".")
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}" if base else alias.name
+                found.add(candidate if candidate in LAYER else base)
+        elif isinstance(node, ast.Import):
+            found |= {
+                alias.name.removeprefix("wmlib.")
+                for alias in node.names
+                if alias.name.startswith("wmlib.")
+            }
+    return found - {""}
+
+
+def test_every_module_has_a_layer():
+    assert set(MODULES.values()) == set(LAYER)
+
+
+@pytest.mark.parametrize("path", list(MODULES), ids=lambda path: MODULES[path])
+def test_imports_only_go_down(path):
+    module = MODULES[path]
+    upward = {
+        imported
+        for imported in imported_modules(path)
+        if LAYER[imported] > LAYER[module] or (imported == module)
+    }
+    assert not upward, f"{module} imports from a higher layer: {sorted(upward)}"
+
+
+@pytest.mark.parametrize("path", list(MODULES), ids=lambda path: MODULES[path])
+def test_no_module_is_too_long(path):
+    assert len(path.read_text().splitlines()) <= 320
+
+
+@pytest.mark.parametrize("path", list(MODULES), ids=lambda path: MODULES[path])
+def test_only_a_task_module_names_its_environment(path):
+    if path.parent.name == "env" or path.name == "config.py":
+        return  # the tasks themselves, and the profile that chooses one
+    names = {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Name | ast.Attribute)
+    }
+    strings = {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and " " not in node.value
+    }
+    assert not {name for name in names | strings if "carracing" in name.lower()}

@@ -1,0 +1,46 @@
+"""The artefact cache: one `ensure_*` call per stage of the pipeline.
+
+Each call loads its artefact from `data/<profile>/<task>/` when it is there and was built with
+the active profile's settings, and otherwise builds it (resuming whatever an interrupted build
+left; `wmlib.artefacts` keeps the manifests). Chapters and the command line both come through
+here; nothing else trains or collects. `wmlib.stages` lists the stages once. The world model's
+stages are in `pipeline.model`, the controller's in `pipeline.controller`.
+"""
+
+from wmlib.artefacts import read_manifest
+from wmlib.pipeline.controller import (
+    controller_dir,
+    ensure_controller,
+    ensure_evaluation,
+    evaluation_dir,
+    record_video,
+)
+from wmlib.pipeline.model import (
+    ensure_episodes,
+    ensure_latents,
+    ensure_mdnrnn,
+    ensure_vae,
+    episodes_dir,
+    latents_dir,
+    mdnrnn_dir,
+    memory_sequences,
+    vae_dir,
+)
+
+__all__ = [
+    "controller_dir",
+    "ensure_controller",
+    "ensure_episodes",
+    "ensure_evaluation",
+    "ensure_latents",
+    "ensure_mdnrnn",
+    "ensure_vae",
+    "episodes_dir",
+    "evaluation_dir",
+    "latents_dir",
+    "mdnrnn_dir",
+    "memory_sequences",
+    "read_manifest",
+    "record_video",
+    "vae_dir",
+]

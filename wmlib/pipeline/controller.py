@@ -1,0 +1,183 @@
+"""C's artefacts: CMA-ES's search for the controller, its evaluation on fixed tracks, a video."""
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from wmlib import config, files
+from wmlib.artefacts import build
+from wmlib.env import task as get_task
+from wmlib.pipeline.model import (
+    ensure_mdnrnn,
+    ensure_vae,
+    mdnrnn_dir,
+    memory_settings,
+    vae_dir,
+)
+
+
+def _variant(use_memory: bool) -> str:
+    """The folder suffix of the z-only ablation."""
+    return "" if use_memory else "_z_only"
+
+
+def controller_dir(profile: config.Profile | None = None, use_memory: bool = True) -> Path:
+    """The folder of a profile's CMA-ES search for C: the resumable search, history, best."""
+    return (profile or config.active()).data_dir / f"controller{_variant(use_memory)}"
+
+
+def _controller_settings(profile: config.Profile, use_memory: bool) -> dict:
+    """Everything a trained C depends on: V's and M's settings, C's own, and its inputs."""
+    return {
+        **memory_settings(profile),
+        "control": asdict(profile.control),
+        "use_memory": use_memory,
+    }
+
+
+def _drivers(profile: config.Profile, use_memory: bool, workers: int):
+    """Worker processes that drive the profile's agent (training V and M first if needed)."""
+    from wmlib import agent
+
+    ensure_vae(profile, workers)
+    mdnrnn_path = None
+    if use_memory:
+        ensure_mdnrnn(profile, workers)
+        mdnrnn_path = str(mdnrnn_dir(profile) / "mdnrnn.keras")
+    agent_files = agent.AgentFiles(
+        profile.task, profile.frame, str(vae_dir(profile) / "vae.keras"), mdnrnn_path
+    )
+    return agent.Rollouts(agent_files, profile.control, workers or os.cpu_count())
+
+
+def controller_dimension(profile: config.Profile, use_memory: bool) -> int:
+    """The number of C's parameters: on [z, h], or on z alone."""
+    from wmlib import controller
+
+    inputs = controller.input_size(
+        profile.vision.latent_size, profile.memory.hidden_units, use_memory
+    )
+    return controller.parameter_count(inputs, get_task(profile.task).action_size)
+
+
+def ensure_controller(
+    profile: config.Profile | None = None, use_memory: bool = True, workers: int = 0
+) -> dict:
+    """The profile's CMA-ES search for C (run or resumed as needed): its `history` per
+    generation and its `best` mean, the controller the search returns.
+
+    `use_memory=False` is the paper's ablation: C sees z only, and M is never trained or run.
+    """
+    from wmlib import search
+
+    profile = profile or config.active()
+    settings = profile.control
+    directory = controller_dir(profile, use_memory)
+    dimension = controller_dimension(profile, use_memory)
+
+    def make() -> dict:
+        with _drivers(profile, use_memory, workers) as drivers:
+            state = search.search(
+                lambda candidates, generation: drivers.fitness(
+                    candidates, search.training_seeds(settings, generation)
+                ),
+                lambda mean: drivers.score(mean, search.mean_evaluation_seeds(settings)).mean(),
+                dimension,
+                settings,
+                directory,
+            )
+        return {
+            "parameters": dimension,
+            "generations": state["generation"],
+            "best_mean_score": float(state["best"]["score"]),
+            "chosen_generation": int(state["best"]["generation"]),
+        }
+
+    controller_settings = _controller_settings(profile, use_memory)
+    build(directory, profile.name, controller_settings, make, ("control.generations",))
+    return search.load_search(directory)
+
+
+def evaluation_dir(profile: config.Profile | None = None, use_memory: bool = True) -> Path:
+    """The folder of a profile's final evaluation of C: returns per track, a video, manifest."""
+    return (profile or config.active()).data_dir / f"evaluation{_variant(use_memory)}"
+
+
+def ensure_evaluation(
+    profile: config.Profile | None = None, use_memory: bool = True, workers: int = 0
+) -> dict:
+    """The trained C's returns on the profile's fixed evaluation tracks, and a video of it.
+
+    Returns `{"seeds", "returns", "generation"}`; the video of the first track is `agent.gif`
+    in `evaluation_dir`. Tracks already scored are kept when an interrupted run resumes.
+    """
+    from wmlib import search
+
+    profile = profile or config.active()
+    settings = profile.control
+    best = ensure_controller(profile, use_memory, workers)["best"]
+    directory = evaluation_dir(profile, use_memory)
+    results_path = directory / "returns.json"
+
+    def make() -> dict:
+        seeds = search.evaluation_seeds(settings)
+        scored = json.loads(results_path.read_text()) if results_path.exists() else {}
+        chunk = settings.environments_per_task * (workers or os.cpu_count())
+        with (
+            _drivers(profile, use_memory, workers) as drivers,
+            tqdm(
+                total=len(seeds), initial=len(scored), desc="evaluation", unit="episode"
+            ) as progress,
+        ):
+            for start in range(0, len(seeds), chunk):
+                missing = [seed for seed in seeds[start : start + chunk] if str(seed) not in scored]
+                if missing:
+                    returns = drivers.score(best["parameters"], missing)
+                    scored.update(zip(map(str, missing), map(float, returns), strict=True))
+                    files.write_json(results_path, scored)
+                    progress.update(len(missing))
+        record_video(profile, use_memory, best["parameters"], seeds[0], directory / "agent.gif")
+        returns = _scored_returns(results_path, seeds)
+        return {
+            "episodes": len(seeds),
+            "mean": round(float(returns.mean()), 1),
+            "std": round(float(returns.std()), 1),
+            "generation": int(best["generation"]),
+        }
+
+    evaluation_settings = _controller_settings(profile, use_memory)
+    build(directory, profile.name, evaluation_settings, make, ("control.evaluation_episodes",))
+    seeds = search.evaluation_seeds(settings)
+    return {
+        "seeds": seeds,
+        "returns": _scored_returns(results_path, seeds),
+        "generation": int(best["generation"]),
+    }
+
+
+def _scored_returns(path: Path, seeds: list[int]) -> np.ndarray:
+    """The returns saved in an evaluation's `returns.json`, in the order of `seeds`."""
+    scored = json.loads(path.read_text())
+    return np.array([scored[str(seed)] for seed in seeds])
+
+
+def record_video(
+    profile: config.Profile, use_memory: bool, parameters, seed: int, path: Path
+) -> float:
+    """Drive one evaluation track in this process and save it as a GIF; return its score."""
+    from wmlib import agent, media
+
+    task = get_task(profile.task)
+    mdnrnn = ensure_mdnrnn(profile) if use_memory else None
+    driver = agent.Agent(ensure_vae(profile), mdnrnn, task, profile.frame)
+    returns, recordings = agent.drive(
+        driver, parameters[None], [seed], profile.control.evaluation_steps, record=True
+    )
+    frames, rewards = recordings[0]
+    frames_per_second = task.frames_per_second / media.VIDEO_STRIDE
+    media.write_gif(path, media.video_frames(frames, rewards), frames_per_second)
+    return float(returns[0])
