@@ -2,7 +2,9 @@
 
 import dataclasses
 
+import dask
 import pytest
+from distributed import LocalCluster
 
 from wmlib import config
 
@@ -19,3 +21,24 @@ def tiny_profile(data_root):
     """The ci profile shrunk to three ten-step episodes."""
     rollouts = dataclasses.replace(config.get("ci").rollouts, episodes=3, max_steps=10)
     return dataclasses.replace(config.get("ci"), name="tiny", rollouts=rollouts)
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler():
+    """Two one-thread workers on localhost; the address of their scheduler.
+
+    The workers are spawned processes, which start with this process's sys.path: pytest put the
+    tests folder on it, so they import `cluster_tasks` as we do. A LocalCluster closes for good
+    any worker that is missing 15 s after it left (`lost-worker-timeout`), even one that crashed,
+    came back and happens to be restarting then: the tests would lose it, so we wait longer.
+    """
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}):
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+        yield cluster.scheduler_address
+        cluster.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from wmlib import config, options, stages, status
 from wmlib.artefacts import read_manifest
+from wmlib.env import task as get_task
 from wmlib.errors import WorldModelsError
 from wmlib.workers import SCHEDULER_VARIABLE
 
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"profile: {profile.name} ({profile.description}); data in {profile.data_dir}")
     selected = stages.STAGES if arguments.stage == "all" else [stages.BY_NAME[arguments.stage]]
     try:
+        get_task(profile.task)  # refuse an unknown task here, not in a worker, before any folder
         for stage in selected:
             run_stage(stage, profile, arguments.workers)
     except WorldModelsError as error:

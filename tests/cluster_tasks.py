@@ -1,0 +1,33 @@
+"""Tasks for test_cluster.py, in a module of their own so that Dask workers can import them."""
+
+import os
+import time
+from pathlib import Path
+
+
+def polynomial(x: int, y: int) -> int:
+    return x**3 - 2 * x * y + y
+
+
+def crash_once(marker: str, value: int) -> int:
+    """Kill its own worker the first time it runs (as a segfault would), then succeed."""
+    if not Path(marker).exists():
+        Path(marker).touch()
+        os._exit(1)
+    return value
+
+
+def hang_once(marker: str, value: int) -> int:
+    """Hang the first time it runs, then succeed."""
+    if not Path(marker).exists():
+        Path(marker).touch()
+        time.sleep(3600)
+    return value
+
+
+def hang() -> None:
+    time.sleep(3600)
+
+
+def reject(value: int) -> None:
+    raise ValueError(f"{value} is not a valid rollout seed")

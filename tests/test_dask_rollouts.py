@@ -1,0 +1,64 @@
+"""CMA-ES's rollouts and the command line on a real Dask cluster on localhost: the same returns
+as the local worker pool, and a whole controller search run through `--scheduler`."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from wmlib import agent, config, memory, training, vision
+from wmlib.config import FrameConfig
+from wmlib.runtime import keras
+from wmlib.workers import SCHEDULER_VARIABLE
+
+CI = config.get("ci")
+SETTINGS = dataclasses.replace(CI.control, evaluation_steps=15, environments_per_task=2)
+
+
+@pytest.fixture(scope="module")
+def agent_files(tmp_path_factory) -> agent.AgentFiles:
+    """An untrained V and M at small sizes, saved where every worker can load them."""
+    directory = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(0)
+    small_memory = dataclasses.replace(CI.memory, hidden_units=16, mixtures=2)
+    training.save_atomically(vision.build_vae(CI.vision), directory / "vae.keras")
+    training.save_atomically(memory.build_mdnrnn(small_memory, 32, 3), directory / "mdnrnn.keras")
+    return agent.AgentFiles(
+        "carracing", FrameConfig(), str(directory / "vae.keras"), str(directory / "mdnrnn.keras")
+    )
+
+
+def test_rollouts_on_dask_return_what_the_local_pool_returns(
+    agent_files, dask_scheduler, monkeypatch
+):
+    parameters = np.random.default_rng(0).normal(scale=0.5, size=(6, (32 + 16 + 1) * 3))
+    seeds = [11, 12, 13, 11, 12, 13]
+    with agent.Rollouts(agent_files, SETTINGS, workers=2) as local:
+        expected = local.returns(parameters, seeds, SETTINGS.evaluation_steps)
+    monkeypatch.setenv(SCHEDULER_VARIABLE, dask_scheduler)
+    with agent.Rollouts(agent_files, SETTINGS, workers=2) as on_dask:
+        assert type(on_dask.pool).__name__ == "DaskPool"
+        returns = on_dask.returns(parameters, seeds, SETTINGS.evaluation_steps)
+    assert len(np.unique(expected)) > 1  # different controllers, different returns
+    np.testing.assert_array_equal(returns, expected)
+
+
+def test_the_command_line_searches_for_c_on_a_dask_scheduler(data_root, dask_scheduler):
+    command = [sys.executable, "-m", "wmlib", "controller", "--profile", "ci"]
+    budget = ["--rollouts.episodes", "3", "--rollouts.max_steps", "30", "--vision.batch_size"]
+    budget += ["16", "--control.training_steps", "15", "--control.evaluation_steps", "15"]
+    result = subprocess.run(
+        [*command, *budget, "--scheduler", dask_scheduler],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "controller: parameters 867, generations 2" in result.stdout
+    history = json.loads(
+        (data_root / "ci" / "carracing" / "controller" / "history.json").read_text()
+    )
+    assert [record["generation"] for record in history] == [1, 2]
