@@ -89,4 +89,4 @@ def test_every_field_has_a_docstring(cls):
 
 def test_data_root_follows_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv(config.DATA_VARIABLE, str(tmp_path))
-    assert config.get("ci").data_dir == tmp_path / "ci"
+    assert config.get("ci").data_dir == tmp_path / "ci" / "carracing"

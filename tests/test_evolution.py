@@ -105,3 +105,57 @@ def test_record_run_keeps_what_each_generation_was_drawn_from():
     np.testing.assert_array_equal(records[0]["covariance"], np.eye(2))
     assert records[1]["population"].shape == (strategy.parameters.population_size, 2)
     np.testing.assert_allclose(records[2]["values"], evolution.sphere(records[2]["population"]))
+
+
+# The controller's search dimension and population: C's 867 parameters, the small profile's 16.
+DIMENSION, POPULATION = 867, 16
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """pycma's own textbook implementation's parameters (`cma.purecma`, Hansen's code)."""
+    from cma import purecma
+
+    return purecma.CMAESParameters(DIMENSION, POPULATION)
+
+
+@pytest.fixture(scope="module")
+def ours():
+    return evolution.CMAParameters.defaults(DIMENSION, POPULATION)
+
+
+def test_default_weights_and_selection_mass_equal_purecmas(ours, reference):
+    assert ours.population_size == reference.lam and len(ours.weights) == reference.mu
+    np.testing.assert_allclose(ours.weights, reference.weights[: reference.mu], rtol=1e-12)
+    assert ours.mu_effective == pytest.approx(reference.mueff, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("ours_name", "purecma_name"),
+    [("c_sigma", "cs"), ("c_c", "cc"), ("c_1", "c1"), ("c_mu", "cmu"), ("chi_n", "chiN")],
+)
+def test_default_learning_rates_equal_purecmas(ours, reference, ours_name, purecma_name):
+    assert getattr(ours, ours_name) == pytest.approx(getattr(reference, purecma_name), rel=1e-12)
+
+
+def test_default_damping_is_the_tutorials_not_purecmas_shortcut(ours, reference):
+    """The tutorial's d_σ = 1 + 2 max(0, √((μ_eff − 1)/(n + 1)) − 1) + c_σ; purecma uses
+    2 μ_eff/λ + 0.3 + c_σ instead, close to 1 but not equal."""
+    mu_eff, n = reference.mueff, DIMENSION
+    tutorial = 1 + 2 * max(0.0, np.sqrt((mu_eff - 1) / (n + 1)) - 1) + reference.cs
+    assert ours.d_sigma == pytest.approx(tutorial, rel=1e-12)
+    assert reference.damps == pytest.approx(2 * mu_eff / POPULATION + 0.3 + reference.cs)
+    assert ours.d_sigma != pytest.approx(reference.damps, rel=1e-3)
+
+
+def test_the_searchs_pycma_starts_from_the_same_rank_one_rate_and_weights(ours):
+    """The controller's search runs pycma, whose c_1, c_c and positive weights are these too
+    (its c_μ and its negative weights for the worst half are its own refinements)."""
+    strategy = cma.CMAEvolutionStrategy(
+        np.zeros(DIMENSION), 0.1, {"popsize": POPULATION, "verbose": -9, "verb_log": 0}
+    )
+    assert strategy.sp.c1 == pytest.approx(ours.c_1, rel=1e-12)
+    assert strategy.sp.cc == pytest.approx(ours.c_c, rel=1e-12)
+    assert strategy.sp.weights.mueff == pytest.approx(ours.mu_effective, rel=1e-12)
+    positive = np.asarray(strategy.sp.weights)[: len(ours.weights)]
+    np.testing.assert_allclose(positive, ours.weights, rtol=1e-12)

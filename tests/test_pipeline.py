@@ -1,13 +1,11 @@
-"""The artefact cache: build once, reuse, refuse stale settings, resume; and the command line."""
+"""The artefact cache: build once, reuse, refuse stale settings, resume, continue a grown budget."""
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import pytest
 
-from wmlib import config, pipeline, rollouts
+from wmlib import artefacts, files, pipeline, rollouts
 
 
 def test_ensure_episodes_builds_then_reuses(tiny_profile):
@@ -22,21 +20,37 @@ def test_ensure_episodes_builds_then_reuses(tiny_profile):
     assert [path.stat().st_mtime_ns for path in paths] == mtimes
 
 
+def test_artefacts_live_in_a_folder_per_profile_and_task(tiny_profile, data_root):
+    assert pipeline.episodes_dir(tiny_profile) == data_root / "tiny" / "carracing" / "episodes"
+
+
 def test_other_settings_are_refused_with_the_fix(tiny_profile):
     pipeline.ensure_episodes(tiny_profile, workers=1)
     changed = dataclasses.replace(
         tiny_profile, rollouts=dataclasses.replace(tiny_profile.rollouts, max_steps=11)
     )
-    with pytest.raises(pipeline.ArtefactMismatchError, match="changed: rollouts.*Delete"):
+    with pytest.raises(artefacts.ArtefactMismatchError, match="changed: rollouts.*Delete"):
         pipeline.ensure_episodes(changed, workers=1)
+
+
+def test_more_episodes_continue_the_collection(tiny_profile):
+    paths = pipeline.ensure_episodes(tiny_profile, workers=1)
+    mtimes = [path.stat().st_mtime_ns for path in paths]
+    more = dataclasses.replace(
+        tiny_profile, rollouts=dataclasses.replace(tiny_profile.rollouts, episodes=4)
+    )
+    grown = pipeline.ensure_episodes(more, workers=1)
+    assert grown[:3] == paths and [path.stat().st_mtime_ns for path in paths] == mtimes
+    manifest = pipeline.read_manifest(pipeline.episodes_dir(more))
+    assert manifest["complete"] and manifest["summary"]["episodes"] == 4
 
 
 def test_an_interrupted_build_resumes(tiny_profile):
     directory = pipeline.episodes_dir(tiny_profile)
     directory.mkdir(parents=True)
     settings = dataclasses.replace(tiny_profile.rollouts, episodes=1)
-    rollouts.collect(directory, settings, workers=1)
-    first = rollouts.episode_path(directory, 0).stat().st_mtime_ns
+    rollouts.collect(directory, tiny_profile.task, settings, workers=1)
+    first = files.episode_path(directory, 0).stat().st_mtime_ns
     paths = pipeline.ensure_episodes(tiny_profile, workers=1)
     assert len(paths) == 3 and paths[0].stat().st_mtime_ns == first
 
@@ -44,33 +58,12 @@ def test_an_interrupted_build_resumes(tiny_profile):
 def test_a_corrupt_manifest_names_the_fix(tiny_profile):
     directory = pipeline.episodes_dir(tiny_profile)
     directory.mkdir(parents=True)
-    (directory / pipeline.MANIFEST).write_text("{not json")
-    with pytest.raises(pipeline.ArtefactMismatchError, match="manifest.json is not valid JSON"):
+    (directory / artefacts.MANIFEST).write_text("{not json")
+    with pytest.raises(artefacts.ArtefactMismatchError, match="manifest.json is not valid JSON"):
         pipeline.ensure_episodes(tiny_profile, workers=1)
 
 
 def test_manifest_is_valid_json_on_disk(tiny_profile):
     pipeline.ensure_episodes(tiny_profile, workers=1)
-    text = (pipeline.episodes_dir(tiny_profile) / pipeline.MANIFEST).read_text()
+    text = (pipeline.episodes_dir(tiny_profile) / artefacts.MANIFEST).read_text()
     assert json.loads(text)["wmlib_version"]
-
-
-def test_command_line_refuses_an_unknown_profile(data_root):
-    result = subprocess.run(
-        [sys.executable, "-m", "wmlib", "collect", "--profile", "huge"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 2
-    assert "Unknown profile 'huge'" in result.stderr and "ci, small, paper" in result.stderr
-
-
-def test_command_line_collects_the_profile(data_root):
-    result = subprocess.run(
-        [sys.executable, "-m", "wmlib", "collect", "--profile", "ci"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    episodes = config.get("ci").rollouts.episodes
-    assert len(list((data_root / "ci" / "episodes").glob("episode_*.npz"))) == episodes

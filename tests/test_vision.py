@@ -4,8 +4,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from command_line import run_wmlib
 
-from wmlib import config, pipeline, rollouts, training, vision
+from wmlib import artefacts, config, files, pipeline, rollouts, training, vision
 from wmlib.runtime import keras, tf
 
 TINY = config.VisionConfig(batch_size=8, epochs=1, shuffle_buffer=64)
@@ -83,6 +84,14 @@ def test_sampling_passes_gradients_to_mean_and_log_variance():
     assert float(tf.reduce_sum(tf.abs(gradient_log_variance))) > 0
 
 
+def test_sampling_draws_the_same_noise_from_the_same_seed():
+    mean, log_variance = tf.zeros((2, 32)), tf.zeros((2, 32))
+    first, second = vision.Sampling(seed=3), vision.Sampling(seed=3)
+    np.testing.assert_array_equal(
+        first([mean, log_variance]).numpy(), second([mean, log_variance]).numpy()
+    )
+
+
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
 def test_save_then_load_gives_identical_outputs(vae, tmp_path):
     path = tmp_path / "vae.keras"
@@ -97,16 +106,30 @@ def test_save_then_load_gives_identical_outputs(vae, tmp_path):
     np.testing.assert_array_equal(vision.decode(vae, z), vision.decode(loaded, z))
 
 
+@pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")  # never trained
+def test_a_saved_v_keeps_where_its_sampling_noise_had_got_to(tmp_path):
+    """Resuming draws the noise an uninterrupted training would have only if the sampling
+    generator's state is saved with the model."""
+    vae = vision.build_vae(TINY)
+    for _ in range(3):
+        vae(tf.zeros((1, 64, 64, 3)))
+    training.save_atomically(vae, tmp_path / "vae.keras")
+    loaded = keras.models.load_model(tmp_path / "vae.keras")
+    np.testing.assert_array_equal(
+        loaded.sampling.seed_generator.state.numpy(), vae.sampling.seed_generator.state.numpy()
+    )
+
+
 def synthetic_episodes(directory, count, steps=12):
     """Episode files whose frames all have the grey level 10 · (episode index + 1)."""
     directory.mkdir(parents=True, exist_ok=True)
-    template = rollouts.run_episode("uniform", seed=0, max_steps=steps)
+    template = rollouts.run_episode("carracing", "uniform", seed=0, max_steps=steps)
     paths = []
     for index in range(count):
         frames = np.full_like(template.observations, 10 * (index + 1))
         episode = dataclasses.replace(template, observations=frames, seed=index)
-        paths.append(rollouts.episode_path(directory, index))
-        rollouts.save_episode(episode, paths[-1])
+        paths.append(files.episode_path(directory, index))
+        files.save_episode(episode, paths[-1])
     return paths
 
 
@@ -118,30 +141,72 @@ def test_frame_dataset_mixes_episodes(tmp_path):
     assert len(levels) > 1 and levels <= {10, 20, 30, 40}
 
 
+def test_each_epoch_has_its_own_order_whichever_epoch_training_starts_at(tmp_path):
+    paths = synthetic_episodes(tmp_path, 4)
+    settings = dataclasses.replace(TINY, epochs=2)
+    from_the_start = [batch.numpy() for batch in vision.training_frames(paths, settings, 0)]
+    from_epoch_one = [batch.numpy() for batch in vision.training_frames(paths, settings, 1)]
+    per_epoch = len(from_the_start) // 2
+    assert len(from_epoch_one) == per_epoch
+    np.testing.assert_array_equal(from_the_start[per_epoch:], from_epoch_one)
+    assert not np.array_equal(from_the_start[:per_epoch], from_epoch_one)
+
+
 def test_training_resumes_from_its_last_epoch(tmp_path):
     paths = synthetic_episodes(tmp_path / "episodes", 3)
-    data = vision.frame_dataset(paths, TINY).repeat()
+    settings = dataclasses.replace(TINY, epochs=2)
+    steps = files.count_steps(paths) // settings.batch_size
     directory = tmp_path / "vae"
-    first, history = training.fit_resumable(lambda: vision.build_vae(TINY), data, 2, 1, directory)
+
+    def data(first_epoch):
+        return vision.training_frames(paths, settings, first_epoch)
+
+    first, history = training.fit_resumable(
+        lambda: vision.build_vae(settings), data, steps, 1, directory
+    )
     assert [row["epoch"] for row in history] == [1]
     after_one = [weight.numpy() for weight in first.weights]
 
     def never_build():
         raise AssertionError("resuming must load the checkpoint, not build a new model")
 
-    resumed, history = training.fit_resumable(never_build, data, 2, 2, directory)
+    resumed, history = training.fit_resumable(never_build, data, steps, 2, directory)
     assert [row["epoch"] for row in history] == [1, 2]
-    assert int(resumed.optimizer.iterations.numpy()) == 4
+    assert int(resumed.optimizer.iterations.numpy()) == 2 * steps
     assert any(
         not np.array_equal(a, b.numpy()) for a, b in zip(after_one, resumed.weights, strict=True)
     )
+
+
+SMALL_DATA = ["--rollouts.episodes", "3", "--rollouts.max_steps", "20", "--vision.batch_size", "8"]
+"""The ci profile on three 20-step episodes: V trains on 40 frames, five batches an epoch."""
+
+
+def saved_weights(data, name: str) -> list[np.ndarray]:
+    """The weights of the model `name` (vae or mdnrnn) that the ci profile saved under `data`."""
+    path = data / "ci" / "carracing" / name / f"{name}.keras"
+    return [weight.numpy() for weight in keras.models.load_model(path, compile=False).weights]
+
+
+def test_a_resumed_v_trains_exactly_as_an_uninterrupted_one(tmp_path):
+    """Two epochs straight, or one epoch and then a second run for two: the same weights.
+
+    Each run is a fresh process, as after a crash, so nothing survives but the checkpoint."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    for epochs, data in (("2", straight), ("1", resumed), ("2", resumed)):
+        run = run_wmlib("vae", "--profile", "ci", *SMALL_DATA, "--vision.epochs", epochs, data=data)
+        assert run.returncode == 0, run.stderr[-3000:]
+    for one, other in zip(
+        saved_weights(straight, "vae"), saved_weights(resumed, "vae"), strict=True
+    ):
+        np.testing.assert_array_equal(one, other)
 
 
 def test_vae_of_other_settings_is_refused(tiny_profile):
     profile = dataclasses.replace(tiny_profile, vision=TINY)
     pipeline.ensure_vae(profile, workers=1)
     changed = dataclasses.replace(profile, vision=dataclasses.replace(TINY, latent_size=16))
-    with pytest.raises(pipeline.ArtefactMismatchError, match="changed: vision"):
+    with pytest.raises(artefacts.ArtefactMismatchError, match="changed: vision"):
         pipeline.ensure_vae(changed, workers=1)
 
 
@@ -149,12 +214,5 @@ def test_latents_cover_every_episode(tiny_profile):
     profile = dataclasses.replace(tiny_profile, vision=TINY)
     paths = pipeline.ensure_latents(profile, workers=1)
     assert len(paths) == profile.rollouts.episodes
-    latents = vision.load_latents(paths[0])
+    latents = files.load_latents(paths[0])
     assert latents["mean"].shape == (10, 32) and latents["actions"].shape == (10, 3)
-
-
-def test_bad_latents_file_is_named(tmp_path):
-    path = tmp_path / "episode_00000.npz"
-    rollouts.write_npz(path, {"mean": np.zeros((5, 32), np.float32)})
-    with pytest.raises(rollouts.DataFileError, match="episode_00000.npz.*missing arrays"):
-        vision.load_latents(path)

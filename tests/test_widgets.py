@@ -68,7 +68,7 @@ def test_dream_player_steps_and_restarts():
     from wmlib import config, memory, vision
 
     vae = vision.build_vae(config.VisionConfig())
-    mdnrnn = memory.build_mdnrnn(config.MemoryConfig(hidden_units=8, mixtures=2))
+    mdnrnn = memory.build_mdnrnn(config.MemoryConfig(hidden_units=8, mixtures=2), 32, 3)
     player = widgets.dream_player(vae, mdnrnn, np.zeros(32, np.float32))
     buttons, image, caption, _ = player.children
     step_button, restart_button = buttons.children

@@ -60,7 +60,7 @@ def run_lstm(inputs, kernel, recurrent_kernel, bias):
 
 
 @keras.saving.register_keras_serializable(package="wmlib")
-class MDNRNN(training.LossTermsModel):
+class MDNRNN(training.SavesSeedState, training.LossTermsModel):
     """M: an LSTM over [z_t, a_t] with a mixture head per latent dimension for z_{t+1} (chapter 5).
 
     A second, single-unit head predicts whether the episode ends after the step (the logit of

@@ -101,6 +101,26 @@ def fit_resumable(
     return model, history
 
 
+class SavesSeedState:
+    """Save a layer's `seed_generator` state with its weights (mix in before the Keras class).
+
+    Keras saves a layer's variables but not where its `SeedGenerator` had got to, so a model
+    loaded from a checkpoint would draw its noise from the start again and a resumed training
+    would differ from an uninterrupted one.
+    """
+
+    SEED_STATE = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self.SEED_STATE] = keras.ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        self.seed_generator.state.assign(store[self.SEED_STATE])
+        weights = {key: store[key] for key in store.keys() if key != self.SEED_STATE}
+        super().load_own_variables(weights)
+
+
 class LossTermsModel(keras.Model):
     """A Keras model trained by `fit` on loss terms it computes itself (V and M both are).
 

@@ -19,7 +19,7 @@ from wmlib.files import FRAME_SHAPE, load_episode
 from wmlib.runtime import keras, on_gpu, tf
 
 
-class Sampling(keras.layers.Layer):
+class Sampling(training.SavesSeedState, keras.layers.Layer):
     """Draw z = μ + σ·ε with ε ~ N(0, I): the reparameterisation trick.
 
     The randomness sits in ε, which does not depend on the encoder, so gradients flow from z

@@ -1,0 +1,20 @@
+"""Running `python -m wmlib` in a fresh process, for the tests of the command line and of
+resuming: a fresh process shares no TensorFlow or Keras state with the test's."""
+
+import os
+import subprocess
+import sys
+
+from wmlib import config
+
+
+def run_wmlib(*arguments: str, data: os.PathLike) -> subprocess.CompletedProcess:
+    """Run `python -m wmlib ARGUMENTS` with its artefacts under `data`; return what it did."""
+    environment = {**os.environ, config.DATA_VARIABLE: str(data), "TQDM_DISABLE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "wmlib", *arguments],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+    )

@@ -1,0 +1,105 @@
+"""The files the pipeline writes: episodes and latents round-trip, and bad files name themselves."""
+
+import numpy as np
+import pytest
+
+from wmlib import files, rollouts
+
+
+@pytest.fixture(scope="module")
+def episode():
+    return rollouts.run_episode("carracing", "brownian", seed=3, max_steps=15)
+
+
+def assert_same_episode(first, second):
+    for name in ("observations", "actions", "rewards"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+    for name in ("terminated", "truncated", "seed", "policy"):
+        assert getattr(first, name) == getattr(second, name)
+    assert first.extras.keys() == second.extras.keys()
+    for name in first.extras:
+        np.testing.assert_array_equal(first.extras[name], second.extras[name])
+
+
+def test_save_then_load_round_trip_keeps_the_tasks_extras(episode, tmp_path):
+    path = files.episode_path(tmp_path, 0)
+    files.save_episode(episode, path)
+    loaded = files.load_episode(path)
+    assert_same_episode(loaded, episode)
+    assert set(loaded.extras) == {"positions", "track", "tiles_visited"}
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left
+
+
+def test_truncated_file_is_named_in_the_error(episode, tmp_path):
+    path = files.episode_path(tmp_path, 0)
+    files.save_episode(episode, path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(files.DataFileError, match="episode_00000.npz.*not a readable"):
+        files.load_episode(path)
+
+
+def write_arrays(path, episode, **overrides):
+    """An episode file written by hand, with some arrays replaced."""
+    arrays = {name: np.asarray(getattr(episode, name)) for name in files.EPISODE_SCHEMA}
+    np.savez_compressed(path, **(arrays | overrides))
+
+
+def test_wrong_dtype_is_named_in_the_error(episode, tmp_path):
+    path = tmp_path / "episode_00000.npz"
+    write_arrays(path, episode, observations=episode.observations.astype(np.float32) / 255)
+    with pytest.raises(files.DataFileError, match="episode_00000.npz.*observations has dtype"):
+        files.load_episode(path)
+
+
+def test_mismatched_lengths_are_refused(episode, tmp_path):
+    path = tmp_path / "episode_00000.npz"
+    write_arrays(path, episode, rewards=episode.rewards[:-1])
+    with pytest.raises(files.DataFileError, match="rewards has 14 steps"):
+        files.load_episode(path)
+
+
+def test_missing_array_is_refused(episode, tmp_path):
+    path = tmp_path / "episode_00000.npz"
+    np.savez_compressed(path, observations=episode.observations)
+    with pytest.raises(files.DataFileError, match="missing arrays"):
+        files.load_episode(path)
+
+
+def test_pickled_objects_are_never_loaded(episode, tmp_path):
+    path = tmp_path / "episode_00000.npz"
+    write_arrays(path, episode, policy=np.array([{"evil": True}], dtype=object))
+    with pytest.raises(files.DataFileError, match="not a readable data file"):
+        files.load_episode(path)
+
+
+def test_count_steps_reads_the_length_of_every_episode(episode, tmp_path):
+    paths = [files.episode_path(tmp_path, index) for index in range(2)]
+    for path in paths:
+        files.save_episode(episode, path)
+    assert files.count_steps(paths) == 2 * episode.steps
+
+
+def test_latents_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    mean, log_variance = rng.normal(size=(2, 5, 32)).astype(np.float32)
+    actions = rng.uniform(size=(5, 3)).astype(np.float32)
+    path = tmp_path / "episode_00000.npz"
+    files.save_latents(path, mean, log_variance, actions)
+    loaded = files.load_latents(path)
+    for name, value in {"mean": mean, "log_variance": log_variance, "actions": actions}.items():
+        np.testing.assert_array_equal(loaded[name], value)
+
+
+def test_bad_latents_file_is_named(tmp_path):
+    path = tmp_path / "episode_00000.npz"
+    files.write_npz(path, {"mean": np.zeros((5, 32), np.float32)})
+    with pytest.raises(files.DataFileError, match="episode_00000.npz.*missing arrays"):
+        files.load_latents(path)
+
+
+def test_latents_of_different_lengths_are_refused(tmp_path):
+    path = tmp_path / "episode_00000.npz"
+    zeros = np.zeros((5, 32), np.float32)
+    files.save_latents(path, zeros, zeros, np.zeros((4, 3), np.float32))
+    with pytest.raises(files.DataFileError, match="arrays of different lengths"):
+        files.load_latents(path)
