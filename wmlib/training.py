@@ -117,7 +117,8 @@ class SavesSeedState:
 
     def load_own_variables(self, store):
         self.seed_generator.state.assign(store[self.SEED_STATE])
-        weights = {key: store[key] for key in store.keys() if key != self.SEED_STATE}
+        names = store.keys()  # a Keras store has keys() but cannot be iterated
+        weights = {name: store[name] for name in names if name != self.SEED_STATE}
         super().load_own_variables(weights)
 
 
