@@ -1,5 +1,6 @@
 """CMA-ES's search for C: its fixed tracks, the penalised fitness, and an exact resume."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -54,6 +55,12 @@ search.search(fitness, lambda mean: -np.sum((mean - 0.5) ** 2), 5, settings, Pat
 """
 
 
+SETTINGS = dataclasses.replace(
+    config.get("ci").control, population_size=6, generations=5, mean_evaluation_interval=2
+)
+"""The settings the script above runs with (5 generations)."""
+
+
 def run_search(directory, generations, kill_at=-1):
     """Run a search on a toy fitness in a fresh process, killing it at generation `kill_at`."""
     script = textwrap.dedent(SEARCH_SCRIPT)
@@ -74,7 +81,7 @@ def test_a_killed_search_resumes_to_exactly_the_uninterrupted_result(tmp_path):
 
     def results(name):
         history = json.loads((tmp_path / name / "history.json").read_text())
-        state = search.load_search(tmp_path / name)
+        state = search.load_search(tmp_path / name, 5, SETTINGS)
         for record in history:
             record.pop("seconds")
         return history, np.asarray(state["strategy"].mean), state["best"]["parameters"]
@@ -86,13 +93,30 @@ def test_a_killed_search_resumes_to_exactly_the_uninterrupted_result(tmp_path):
     np.testing.assert_array_equal(straight[2], killed[2])
 
 
-def test_a_corrupt_search_file_names_itself_and_the_fix(tmp_path):
-    (tmp_path / "search.pkl").write_bytes(b"not a pickle")
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"generation": 2}'])
+def test_a_corrupt_search_file_names_itself_and_the_fix(tmp_path, text):
+    (tmp_path / "search.json").write_text(text)
     with pytest.raises(
-        files.DataFileError, match=r"search.pkl is not a readable CMA-ES search.*Delete"
+        files.DataFileError, match=r"search.json is not a readable CMA-ES search.*Delete"
     ):
-        search.load_search(tmp_path)
+        search.load_search(tmp_path, 5, SETTINGS)
+
+
+def test_a_search_is_saved_without_pickle(tmp_path):
+    """A pickled search would run any code planted in it when loaded: only data is saved."""
+    assert run_search(tmp_path / "search", 2).returncode == 0
+    saved = sorted(path.name for path in (tmp_path / "search").iterdir())
+    assert saved == ["best.npz", "history.json", "search.json"]
+    with np.load(tmp_path / "search" / "best.npz", allow_pickle=False) as best:
+        assert best["parameters"].shape == (5,)
+
+
+def test_a_record_of_another_population_is_refused(tmp_path):
+    assert run_search(tmp_path, 2).returncode == 0
+    other = dataclasses.replace(SETTINGS, population_size=8)
+    with pytest.raises(files.DataFileError, match="population of 6, not 8.*Delete"):
+        search.load_search(tmp_path, 5, other)
 
 
 def test_a_folder_without_a_search_has_none(tmp_path):
-    assert search.load_search(tmp_path) is None
+    assert search.load_search(tmp_path, 5, SETTINGS) is None

@@ -2,12 +2,14 @@
 (chapter 8: control).
 
 pycma proposes a population of controllers, a fitness function (rollouts in the real world, or
-dreams inside M) scores them, and their penalised scores steer the next proposal. The whole
-search is saved after every generation; a run killed at any point resumes from its last whole
-generation and proposes exactly what an uninterrupted run would have.
+dreams inside M) scores them, and their penalised scores steer the next proposal. After every
+generation the search saves what it was told, as JSON: pycma with the same seed, told the same
+fitness again, proposes the same candidates, so a run killed at any point resumes by replaying
+its record and goes on exactly as an uninterrupted run would have. Nothing is pickled, so a
+planted file cannot run code.
 """
 
-import pickle
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from wmlib.config import ControlConfig
-from wmlib.files import DataFileError, write_atomically, write_json, write_npz
+from wmlib.files import DataFileError, read_npz, write_json, write_npz
 
 
 def training_seeds(settings: ControlConfig, generation: int) -> list[int]:
@@ -40,10 +42,11 @@ def mean_evaluation_seeds(settings: ControlConfig) -> list[int]:
 
 
 class NormalSampler:
-    """pycma's sampler drawn from our own seeded generator, so that it pickles with the search.
+    """pycma's sampler drawn from our own seeded generator.
 
-    pycma samples with `np.random.randn` by default, the process-wide generator, which a resumed
-    run would have to restore by hand; this keeps the random state inside the pickled search.
+    pycma samples with `np.random.randn` by default, the process-wide generator, which anything
+    else in the process may draw from; with its own generator the search's proposals depend on
+    its seed and its record alone.
     """
 
     def __init__(self, seed: int):
@@ -67,30 +70,65 @@ def new_search(dimension: int, settings: ControlConfig) -> dict:
             "verb_disp": 0,
         },
     )
-    return {"strategy": strategy, "generation": 0, "history": [], "best": None}
+    return {"strategy": strategy, "generation": 0, "history": [], "told": [], "best": None}
+
+
+SEARCH_FILE = "search.json"
+"""The search's record: generation, history, and the fitness pycma was told each generation."""
+BEST_FILE = "best.npz"
+"""The best-scoring mean so far: parameters, score, generation."""
+BEST_SCHEMA = {
+    "parameters": (np.floating, 1),
+    "score": (np.floating, 0),
+    "generation": (np.integer, 0),
+}
 
 
 def save_search(directory: Path, search: dict) -> None:
-    """Save the whole search (pickled for resuming; history and best also as JSON and npz)."""
-    pickled = pickle.dumps(search)
-    write_atomically(directory / "search.pkl", lambda partial: partial.write_bytes(pickled))
-    write_json(directory / "history.json", search["history"])
+    """Save the search's record as JSON and the best mean as npz, each atomically."""
     if search["best"] is not None:
-        write_npz(directory / "best.npz", search["best"])
+        write_npz(directory / BEST_FILE, search["best"])
+    record = {name: search[name] for name in ("generation", "history", "told")}
+    write_json(directory / SEARCH_FILE, record)
+    write_json(directory / "history.json", search["history"])
 
 
-def load_search(directory: Path) -> dict | None:
-    """The search saved in `directory`, or None when there is none yet."""
-    path = directory / "search.pkl"
+def load_search(directory: Path, dimension: int, settings: ControlConfig) -> dict | None:
+    """The search saved in `directory`, rebuilt by replaying its record, or None if there is none.
+
+    A fresh pycma with the same seed asks for each recorded generation's candidates and is told
+    the fitness it was told then, which leaves it exactly where the saved search stopped.
+    """
+    path = directory / SEARCH_FILE
     if not path.exists():
         return None
+    fix = f"Delete {directory} to start the search again (python -m wmlib controller)."
     try:
-        return pickle.loads(path.read_bytes())
-    except (pickle.UnpicklingError, EOFError, AttributeError) as error:
+        record = json.loads(path.read_text())
+        generation, history, told = record["generation"], record["history"], record["told"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise DataFileError(f"{path} is not a readable CMA-ES search ({error!r}). {fix}") from None
+    search = new_search(dimension, settings)
+    for fitness in told:
+        candidates = search["strategy"].ask()
+        if len(fitness) != len(candidates):
+            raise DataFileError(
+                f"{path} records a population of {len(fitness)}, not "
+                f"{len(candidates)} (control.population_size). {fix}"
+            )
+        search["strategy"].tell(candidates, fitness)
+    best = (
+        read_npz(directory / BEST_FILE, BEST_SCHEMA, fix)
+        if (directory / BEST_FILE).exists()
+        else None
+    )
+    if best is not None and len(best["parameters"]) != dimension:
         raise DataFileError(
-            f"{path} is not a readable CMA-ES search ({error}). Delete {directory} to start the "
-            f"search again."
-        ) from None
+            f"{directory / BEST_FILE} holds {len(best['parameters'])} parameters, "
+            f"not {dimension}. {fix}"
+        )
+    search.update(generation=generation, history=history, told=told, best=best)
+    return search
 
 
 def penalised(fitness: np.ndarray, candidates: np.ndarray, weight_decay: float) -> np.ndarray:
@@ -114,7 +152,7 @@ def search(
     generation and proposes exactly what an uninterrupted run would have.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    state = load_search(directory) or new_search(dimension, settings)
+    state = load_search(directory, dimension, settings) or new_search(dimension, settings)
     strategy = state["strategy"]
     with tqdm(
         total=settings.generations, initial=state["generation"], desc="CMA-ES", unit="generation"
@@ -123,9 +161,11 @@ def search(
             generation, start = state["generation"], time.perf_counter()
             candidates = np.array(strategy.ask())
             returns = fitness(candidates, generation)
-            strategy.tell(
-                list(candidates), list(-penalised(returns, candidates, settings.weight_decay))
-            )
+            told = [
+                float(value) for value in -penalised(returns, candidates, settings.weight_decay)
+            ]
+            strategy.tell(list(candidates), told)
+            state["told"].append(told)
             record = {
                 "generation": generation + 1,
                 "best": float(returns.max()),

@@ -99,7 +99,7 @@ def ensure_controller(
 
     controller_settings = _controller_settings(profile, use_memory)
     build(directory, profile.name, controller_settings, make, ("control.generations",))
-    return search.load_search(directory)
+    return search.load_search(directory, dimension, settings)
 
 
 def evaluation_dir(profile: config.Profile | None = None, use_memory: bool = True) -> Path:
