@@ -1,5 +1,8 @@
 """When an artefact on disk may be reused, continued or must be refused."""
 
+import threading
+import time
+
 import pytest
 
 from wmlib import __version__, artefacts
@@ -64,3 +67,60 @@ def test_build_records_the_summary_and_skips_a_complete_artefact(tmp_path):
     assert first["complete"] and first["summary"] == {"episodes": 3}
     assert again == first and len(calls) == 1
     assert artefacts.read_manifest(tmp_path) == first
+
+
+def make_summary(calls: list):
+    """A build step that counts its calls."""
+
+    def make():
+        calls.append(1)
+        return {"calls": len(calls)}
+
+    return make
+
+
+@pytest.mark.parametrize("text", ["{}", "[]", '{"profile": "ci"}', "{not json"])
+def test_a_manifest_of_the_wrong_shape_is_rebuilt_from_the_files_present(tmp_path, capsys, text):
+    (tmp_path / "kept.npz").write_bytes(b"an episode recorded before")
+    (tmp_path / artefacts.MANIFEST).write_text(text)
+    calls = []
+    manifest = artefacts.build(tmp_path, "ci", SETTINGS, make_summary(calls))
+    assert manifest["complete"] and calls == [1]
+    assert (tmp_path / "kept.npz").read_bytes() == b"an episode recorded before"
+    assert "manifest.json is not a valid manifest" in capsys.readouterr().err
+
+
+def test_a_result_whose_input_was_rebuilt_is_refused_with_the_fix(tmp_path):
+    upstream, downstream = tmp_path / "vae", tmp_path / "latents"
+    artefacts.build(upstream, "ci", SETTINGS, make_summary([]))
+    artefacts.build(downstream, "ci", SETTINGS, make_summary([]), inputs={"vae": upstream})
+    artefacts.build(downstream, "ci", SETTINGS, make_summary([]), inputs={"vae": upstream})
+    (upstream / artefacts.MANIFEST).unlink()
+    artefacts.build(upstream, "ci", SETTINGS, make_summary([]))  # V rebuilt: a new build
+    with pytest.raises(
+        artefacts.ArtefactMismatchError, match=r"built from another vae.*rebuilt since.*Delete"
+    ):
+        artefacts.build(downstream, "ci", SETTINGS, make_summary([]), inputs={"vae": upstream})
+
+
+def test_a_second_run_waits_for_the_first_and_reuses_what_it_built(tmp_path, capsys):
+    calls = []
+
+    def slow_make():
+        time.sleep(1.0)
+        return make_summary(calls)()
+
+    first = threading.Thread(target=artefacts.build, args=(tmp_path, "ci", SETTINGS, slow_make))
+    first.start()
+    time.sleep(0.3)
+    second = artefacts.build(tmp_path, "ci", SETTINGS, slow_make)
+    first.join()
+    assert calls == [1] and second["summary"] == {"calls": 1}
+    assert "waiting for another run" in capsys.readouterr().err
+
+
+def test_partial_files_left_by_a_killed_write_are_removed_when_a_build_starts(tmp_path):
+    for name in (".episode_00001.npz.partial", ".partial.vae.keras"):
+        (tmp_path / name).write_bytes(b"half a file")
+    artefacts.build(tmp_path, "ci", SETTINGS, make_summary([]))
+    assert not list(tmp_path.glob("*partial*"))

@@ -6,6 +6,7 @@ import shutil
 import pytest
 from command_line import run_wmlib
 
+from wmlib import __main__ as command
 from wmlib import __version__, config, stages
 from wmlib.artefacts import MANIFEST, read_manifest
 
@@ -77,6 +78,16 @@ def test_help_lists_every_setting_with_its_docstring(tmp_path):
     assert run.returncode == 0
     assert "--control.generations INT" in run.stdout
     assert "CMA-ES generations" in run.stdout
+
+
+def test_workers_and_pool_settings_reach_the_stages(monkeypatch, data_root):
+    seen = []
+    monkeypatch.setattr(
+        command, "run_stage", lambda stage, profile, workers: seen.append((profile.pool, workers))
+    )
+    pool_options = ["--pool.retries", "3", "--pool.step_seconds", "0.5"]
+    assert command.main(["controller", "--profile", "ci", "--workers", "1000", *pool_options]) == 0
+    assert seen == [(config.PoolConfig(step_seconds=0.5, retries=3), 1000)]
 
 
 def test_an_unknown_profile_is_refused(tmp_path):

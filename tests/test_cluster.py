@@ -6,8 +6,12 @@ from pathlib import Path
 import cluster_tasks
 import pytest
 
+from wmlib import config
 from wmlib.cluster import DaskPool
-from wmlib.workers import WorkerError, WorkerPool
+from wmlib.config import FrameConfig, PoolConfig
+from wmlib.workers import SCHEDULER_VARIABLE, WorkerError, WorkerPool
+
+CI = config.get("ci")
 
 
 def test_map_gives_the_results_of_the_worker_pool(dask_scheduler):
@@ -41,9 +45,23 @@ def test_a_hung_task_is_retried_after_its_time_limit(dask_scheduler, tmp_path):
 def test_a_task_that_always_hangs_fails_with_a_clear_error(dask_scheduler):
     with (
         DaskPool(dask_scheduler, time_limit=3, retries=1) as pool,
-        pytest.raises(WorkerError, match=r"Task 0 \(hang\) failed 2 times.*time limit"),
+        pytest.raises(WorkerError, match=r"Task 0 \(hang\) failed 2 times.*time limit") as failure,
     ):
         pool.map(cluster_tasks.hang, [()])
+    assert "--pool.retries" in str(failure.value) and "--pool.step_seconds" in str(failure.value)
+
+
+def test_the_pool_settings_reach_the_dask_pool_of_the_rollouts(dask_scheduler, monkeypatch):
+    from wmlib import agent  # TensorFlow, for this test only
+
+    monkeypatch.setenv(SCHEDULER_VARIABLE, dask_scheduler)
+    files = agent.AgentFiles("carracing", FrameConfig(), "vae.keras", "mdnrnn.keras")
+    settings = PoolConfig(startup_seconds=7.0, retries=3)
+    steps = max(CI.control.training_steps, CI.control.evaluation_steps)
+    time_limit = settings.time_limit(CI.control.environments_per_task, steps)
+    with agent.Rollouts(files, CI.control, 0, settings) as rollouts:
+        assert isinstance(rollouts.pool, DaskPool)
+        assert (rollouts.pool.time_limit, rollouts.pool.retries) == (time_limit, 3)
 
 
 def test_an_exception_in_a_task_is_reported_with_its_traceback_not_retried(dask_scheduler):

@@ -1,9 +1,15 @@
 """The files the pipeline writes: episodes and latents round-trip, and bad files name themselves."""
 
+import errno
+import io
+import os
+import zipfile
+
 import numpy as np
 import pytest
 
 from wmlib import files, rollouts
+from wmlib.errors import WorldModelsError
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +74,7 @@ def test_missing_array_is_refused(episode, tmp_path):
 def test_pickled_objects_are_never_loaded(episode, tmp_path):
     path = tmp_path / "episode_00000.npz"
     write_arrays(path, episode, policy=np.array([{"evil": True}], dtype=object))
-    with pytest.raises(files.DataFileError, match="not a readable data file"):
+    with pytest.raises(files.DataFileError, match="holds pickled Python objects \\(policy\\)"):
         files.load_episode(path)
 
 
@@ -103,3 +109,69 @@ def test_latents_of_different_lengths_are_refused(tmp_path):
     files.save_latents(path, zeros, zeros, np.zeros((4, 3), np.float32))
     with pytest.raises(files.DataFileError, match="arrays of different lengths"):
         files.load_latents(path)
+
+
+def test_a_truncated_episode_is_named_when_its_steps_are_counted(episode, tmp_path):
+    path = files.episode_path(tmp_path, 0)
+    files.save_episode(episode, path)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(files.DataFileError, match="episode_00000.npz is not a readable episode"):
+        files.count_steps([path])
+
+
+def test_random_bytes_are_not_an_episode_and_pickle_is_never_suggested(tmp_path):
+    path = files.episode_path(tmp_path, 0)
+    path.write_bytes(np.random.default_rng(0).bytes(5000))
+    for read in (files.load_episode, files.check_episode):
+        with pytest.raises(files.DataFileError) as error:
+            read(path)
+        message = str(error.value)
+        assert f"{path} is not a readable episode archive" in message
+        assert "python -m wmlib collect" in message
+        assert "pickle" not in message and "unsafe" not in message
+
+
+def damage_frames(path):
+    """Rewrite an episode file with every header whole but only half of the frames' data."""
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, value)
+            data = buffer.getvalue()
+            archive.writestr(
+                f"{name}.npy", data[: len(data) // 2] if name == "observations" else data
+            )
+
+
+def test_episodes_are_checked_from_their_headers_and_damage_past_them_is_named(episode, tmp_path):
+    path = files.episode_path(tmp_path, 0)
+    files.save_episode(episode, path)
+    damage_frames(path)
+    assert files.count_steps([path]) == episode.steps  # the headers alone are read
+    with pytest.raises(files.DataFileError, match="episode_00000.npz is damaged.*collect"):
+        files.load_episode(path)
+
+
+def test_a_full_disk_says_so_and_leaves_no_partial_file(tmp_path):
+    def write_until_the_disk_is_full(partial):
+        partial.write_bytes(b"half an episode")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    path = tmp_path / "episode_00000.npz"
+    with pytest.raises(
+        WorldModelsError, match=f"No space left on the device holding {path}.*WM_DATA"
+    ):
+        files.write_atomically(path, write_until_the_disk_is_full)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path):
+    def write_then_fail(partial):
+        partial.write_bytes(b"half a file")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        files.write_atomically(tmp_path / "history.json", write_then_fail)
+    assert list(tmp_path.iterdir()) == []

@@ -24,4 +24,4 @@ def test_write_gif_saves_every_picture_atomically(tmp_path):
     media.write_gif(tmp_path / "agent.gif", pictures, frames_per_second=25)
     with Image.open(tmp_path / "agent.gif") as gif:
         assert gif.n_frames == 3
-    assert not list(tmp_path.glob(".*partial"))
+    assert not list(tmp_path.glob(".partial.*"))

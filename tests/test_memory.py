@@ -280,3 +280,10 @@ def test_a_resumed_m_trains_exactly_as_an_uninterrupted_one(tmp_path):
             saved_weights(straight, name), saved_weights(resumed, name), strict=True
         ):
             np.testing.assert_array_equal(one, other, err_msg=name)
+
+
+def test_a_dream_refuses_an_action_of_the_wrong_shape(model):
+    dream = memory.DreamEnv(model, np.zeros((1, 32), np.float32))
+    dream.reset()
+    with pytest.raises(memory.ActionError, match=r"\(count, action size\) = \(1, 3\).*\(3,\)"):
+        dream.step(np.zeros(3, np.float32))

@@ -55,12 +55,15 @@ def test_an_interrupted_build_resumes(tiny_profile):
     assert len(paths) == 3 and paths[0].stat().st_mtime_ns == first
 
 
-def test_a_corrupt_manifest_names_the_fix(tiny_profile):
+def test_a_corrupt_manifest_is_rebuilt_keeping_the_episodes_recorded(tiny_profile, capsys):
+    paths = pipeline.ensure_episodes(tiny_profile, workers=1)
+    recorded = [path.stat().st_mtime_ns for path in paths]
     directory = pipeline.episodes_dir(tiny_profile)
-    directory.mkdir(parents=True)
     (directory / artefacts.MANIFEST).write_text("{not json")
-    with pytest.raises(artefacts.ArtefactMismatchError, match="manifest.json is not valid JSON"):
-        pipeline.ensure_episodes(tiny_profile, workers=1)
+    assert pipeline.ensure_episodes(tiny_profile, workers=1) == paths
+    assert [path.stat().st_mtime_ns for path in paths] == recorded
+    assert artefacts.read_manifest(directory)["complete"]
+    assert "manifest.json is not a valid manifest (not valid JSON" in capsys.readouterr().err
 
 
 def test_manifest_is_valid_json_on_disk(tiny_profile):

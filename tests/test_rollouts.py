@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from wmlib import config, files, rollouts
+from wmlib import config, files, pipeline, rollouts
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_collect_skips_episodes_on_disk(tmp_path):
     settings = config.RolloutConfig(episodes=2, max_steps=5, policy="uniform")
     first = rollouts.collect(tmp_path, "carracing", settings, workers=1)
     mtimes = [path.stat().st_mtime_ns for path in first]
-    (tmp_path / ".episode_00002.npz.partial").write_bytes(b"half an episode")
+    (tmp_path / ".partial.episode_00002.npz").write_bytes(b"half an episode")
     more = config.RolloutConfig(episodes=3, max_steps=5, policy="uniform")
     paths = rollouts.collect(tmp_path, "carracing", more, workers=1)
     assert [path.stat().st_mtime_ns for path in paths[:2]] == mtimes
@@ -84,6 +84,36 @@ def test_killed_collection_resumes_without_loss_or_duplicates(data_root):
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     paths = sorted(directory.glob("episode_*.npz"))
-    assert len(paths) == episodes and not list(directory.glob(".*.partial"))
+    assert len(paths) == episodes and not list(directory.glob(".partial.*"))
     assert [files.load_episode(path).seed for path in paths] == list(range(episodes))
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in survivors.items())
+
+
+def test_collect_records_an_invalid_episode_anew_and_names_it(tmp_path, capsys):
+    settings = config.RolloutConfig(episodes=2, max_steps=5, policy="uniform")
+    paths = rollouts.collect(tmp_path, "carracing", settings, workers=1)
+    recorded = files.load_episode(paths[1])
+    paths[1].write_bytes(b"not an episode")
+    kept = paths[0].stat().st_mtime_ns
+    rollouts.collect(tmp_path, "carracing", settings, workers=1)
+    named = [line for line in capsys.readouterr().out.splitlines() if "episode_" in line]
+    problem = f"{paths[1]} is not a readable episode archive (.npz): File is not a zip file."
+    assert named == [f"{problem} It is recorded anew."]
+    assert_same_episode(files.load_episode(paths[1]), recorded)
+    assert paths[0].stat().st_mtime_ns == kept
+
+
+@pytest.mark.parametrize("damage", ["delete", "wrong dtype"])
+def test_a_finished_collection_records_a_deleted_or_invalid_episode_again(tiny_profile, damage):
+    """The fix a bad episode's message gives (delete it, collect again) works: the collection's
+    manifest says it is finished, but its files are checked."""
+    paths = pipeline.ensure_episodes(tiny_profile, workers=1)
+    recorded = files.load_episode(paths[1])
+    if damage == "delete":
+        paths[1].unlink()
+    else:
+        arrays = dict(np.load(paths[1]))
+        files.write_npz(paths[1], arrays | {"observations": arrays["observations"] / 255})
+    assert pipeline.ensure_episodes(tiny_profile, workers=1) == paths
+    assert_same_episode(files.load_episode(paths[1]), recorded)
+    assert pipeline.read_manifest(pipeline.episodes_dir(tiny_profile))["complete"]

@@ -216,3 +216,23 @@ def test_latents_cover_every_episode(tiny_profile):
     assert len(paths) == profile.rollouts.episodes
     latents = files.load_latents(paths[0])
     assert latents["mean"].shape == (10, 32) and latents["actions"].shape == (10, 3)
+
+
+FRAMES_IN_0_1 = np.linspace(0, 1, 4 * 64 * 64 * 3, dtype=np.float32).reshape(4, 64, 64, 3)
+"""Frames already divided by 255, as a user might think V wants them."""
+
+
+@pytest.mark.parametrize(
+    "frames, given",
+    [
+        (FRAMES_IN_0_1, r"float32 frames of shape \(4, 64, 64, 3\) with values in \[0, 1\]"),
+        (np.zeros((4, 96, 96, 3), np.uint8), r"uint8 frames of shape \(4, 96, 96, 3\)"),
+        (np.zeros((64, 64, 3), np.uint8), r"uint8 frames of shape \(64, 64, 3\)"),
+    ],
+    ids=["floats in [0, 1]", "96x96", "one frame"],
+)
+def test_encode_refuses_frames_v_does_not_take(vae, frames, given):
+    vision.encode(vae, np.zeros((2, 64, 64, 3), np.uint8))  # a first call traces the encoder
+    expected = r"uint8 frames \(values 0–255\) of shape \(N, 64, 64, 3\), as task.preprocess"
+    with pytest.raises(vision.FrameError, match=f"{expected}.*given {given}"):
+        vision.encode(vae, frames)

@@ -62,7 +62,10 @@ def test_a_hung_worker_is_killed_at_its_time_limit_and_its_task_retried(tmp_path
 def test_a_task_that_always_crashes_fails_with_a_clear_error():
     with (
         WorkerPool(1, time_limit=60, retries=1) as pool,
-        pytest.raises(WorkerError, match=r"Task 0 \(always_crash\) failed 2 times.*exit code 3"),
+        pytest.raises(
+            WorkerError,
+            match=r"Task 0 \(always_crash\) failed 2 times: its worker exited \(exit code 3\)",
+        ),
     ):
         pool.map(always_crash, [()])
 

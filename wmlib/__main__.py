@@ -4,7 +4,8 @@ Each stage builds its artefact in `data/<profile>/<task>/` through `wmlib.pipeli
 what is already there and resuming what an interrupted run left; a stage builds the stages it
 needs first. `all` builds every stage in order; `status` prints the methods page's tables. Any
 setting of the profile can be changed for one run (`--control.generations 40`); a finished stage
-whose own budget only grew continues from where it stopped.
+whose own budget only grew continues from where it stopped. Ctrl-C stops a run with one line;
+running the same command again resumes it.
 """
 
 import argparse
@@ -18,12 +19,24 @@ from wmlib.env import task as get_task
 from wmlib.errors import WorldModelsError
 from wmlib.workers import SCHEDULER_VARIABLE
 
+INTERRUPTED = 130
+"""The exit status of a run stopped by Ctrl-C: 128 + SIGINT, as shells report it."""
+
 
 def run_stage(stage: stages.Stage, profile: config.Profile, workers: int) -> None:
     """Build one stage's artefact and print its summary."""
     stage.ensure(profile, workers=workers)
     manifest = read_manifest(stage.directory(profile))
     print(f"{stage.name}: {status.summary_text(stage, manifest)}")
+
+
+def worker_processes(text: str) -> int:
+    """The value of --workers: a number of processes, at least 1, or 0 for one per core."""
+    if not text.isdecimal():  # refuses "-1" as it refuses "two"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of worker processes: give 1 or more, or 0 for one per core"
+        )
+    return int(text)
 
 
 def parser_for(profile: config.Profile) -> argparse.ArgumentParser:
@@ -47,7 +60,11 @@ def parser_for(profile: config.Profile) -> argparse.ArgumentParser:
         f"or {config.DEFAULT_PROFILE})",
     )
     parser.add_argument(
-        "--workers", type=int, default=0, help="worker processes (default: one per core)"
+        "--workers",
+        type=worker_processes,
+        metavar="N",
+        default=0,
+        help="worker processes (default: one per core); never more than a step has tasks",
     )
     parser.add_argument(
         "--scheduler",
@@ -70,6 +87,16 @@ def chosen_profile(argv: list[str] | None) -> config.Profile:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; Ctrl-C ends it with one line instead of a traceback, the workers having
+    been stopped by their pools on the way out."""
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return INTERRUPTED
+
+
+def run(argv: list[str] | None) -> int:
     """Parse the arguments, run the stage(s) and print what each built."""
     profile = chosen_profile(argv)
     arguments = parser_for(profile).parse_args(argv)

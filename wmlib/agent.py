@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wmlib import controller, memory, vision
-from wmlib.config import ControlConfig, FrameConfig
+from wmlib import controller, memory, training, vision
+from wmlib.config import ControlConfig, FrameConfig, PoolConfig
 from wmlib.env import Task
 from wmlib.env import task as get_task
-from wmlib.runtime import keras, use_one_thread
-from wmlib.workers import make_pool
+from wmlib.runtime import use_one_thread
+from wmlib.workers import make_pool, worker_count
 
 
 class Agent:
@@ -118,8 +118,8 @@ class AgentFiles:
 
     def load(self) -> Agent:
         """Load V and M and build the agent."""
-        mdnrnn = keras.models.load_model(self.mdnrnn, compile=False) if self.mdnrnn else None
-        vae = keras.models.load_model(self.vae, compile=False)
+        mdnrnn = training.load_model(self.mdnrnn, compile=False) if self.mdnrnn else None
+        vae = training.load_model(self.vae, compile=False)
         return Agent(vae, mdnrnn, get_task(self.task), self.frame)
 
 
@@ -146,12 +146,23 @@ class Rollouts:
     """Returns of many (parameters, seed) episodes, spread over worker processes in batches.
 
     Use it as a context manager: the workers (and the V and M each loads) live until it closes.
-    The pool is local processes, or Dask workers when a scheduler is set (`workers.make_pool`).
+    The pool (`workers.make_pool`) is up to `workers` local processes (0: one per core), started
+    only as tasks need them, or the workers of a Dask scheduler when one is set. A task drives
+    `environments_per_task` episodes of the longest length asked for; `pool` gives it its time
+    limit and retries.
     """
 
-    def __init__(self, files: AgentFiles, settings: ControlConfig, workers: int):
+    def __init__(
+        self,
+        files: AgentFiles,
+        settings: ControlConfig,
+        workers: int,
+        pool: PoolConfig = PoolConfig(),
+    ):
         self.files, self.settings = files, settings
-        self.pool = make_pool(workers, settings.rollout_time_limit)
+        steps = max(settings.training_steps, settings.evaluation_steps)
+        time_limit = pool.time_limit(settings.environments_per_task, steps)
+        self.pool = make_pool(worker_count(workers), time_limit, pool.retries)
 
     def __enter__(self):
         return self

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from distributed import Client, Future, KilledWorker
 
-from wmlib.workers import WorkerError
+from wmlib.workers import WorkerError, too_many_failures
 
 POLL_SECONDS = 0.1
 """How often to look at the running tasks: finished, raised, lost with their worker, or late."""
@@ -109,11 +109,8 @@ class DaskPool:
                 continue
             failures[index] += 1
             if failures[index] > self.retries:
-                raise WorkerError(
-                    f"Task {index} ({function.__name__}) failed {failures[index]} times: {value}. "
-                    f"Raise the time limit (time_limit={self.time_limit:g} s) or the retries "
-                    f"(retries={self.retries}) of DaskPool if the task is merely slow; otherwise "
-                    f"run it alone to see why its worker dies."
+                raise too_many_failures(
+                    index, function, failures[index], value, self.time_limit, self.retries
                 )
             self.replaced += 1
             pending.appendleft(index)

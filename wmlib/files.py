@@ -1,37 +1,66 @@
 """The files the pipeline writes: atomic writes, and the npz formats of episodes and latents.
 
-Every file is written atomically (to a hidden `.partial` file, then renamed), so a run that is
-killed leaves only whole files behind. Every `.npz` is read without unpickling and checked
-against its schema, the one place its arrays are described; a bad file raises `DataFileError`
-naming the file, what is wrong with it, and what to do.
+Every file is written atomically (to a hidden `.partial.NAME` file, then renamed), so a run that
+is killed leaves only whole files behind, and a write that fails (a full disk) removes its
+partial file. Every `.npz` is checked from the `.npy` headers inside its zip (each array's dtype
+and shape, read without decompressing the data) against its schema, the one place its arrays are
+described, before anything else is read; nothing is ever unpickled. A bad file raises
+`DataFileError` naming the file, what is wrong with it, and what to do.
 """
 
+import errno
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from wmlib.config import DATA_VARIABLE
 from wmlib.errors import WorldModelsError
 
 FRAME_SHAPE = (64, 64, 3)
 """The frames V sees and episodes store, whatever the task."""
+READ_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
+"""What reading a truncated, damaged or foreign file raises, from the zip, zlib or numpy."""
+HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+"""numpy's readers of the `.npy` header versions that `np.savez` writes."""
 
 
 class DataFileError(WorldModelsError, ValueError):
     """A data file (episode, latents) that is unreadable or does not hold what it should."""
 
 
+class DiskFullError(WorldModelsError):
+    """A write that failed because the device holding the data is full."""
+
+
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Have `write` fill a hidden partial file beside `path`, then rename it into place, so that
-    a reader never finds half a file, whenever the writer is killed."""
+    a reader never finds half a file, whenever the writer is killed.
+
+    The partial file keeps the name's suffix (Keras insists on `.keras`). If the write fails, it
+    is removed rather than left to fill the disk; a full disk raises `DiskFullError`.
+    """
     path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    write(partial)
-    os.replace(partial, path)
+    partial = path.with_name(f".partial.{path.name}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except BaseException as error:  # Ctrl-C too: never leave a partial file behind
+        partial.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"No space left on the device holding {path}: free some space, or point "
+                f"{DATA_VARIABLE} at a folder on another device, and run again."
+            ) from None
+        raise
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -52,28 +81,80 @@ def write_json(path: Path, value) -> None:
     write_atomically(path, lambda partial: partial.write_text(text))
 
 
-def read_npz(path: Path, schema: dict[str, tuple[type, int]], fix: str) -> dict[str, np.ndarray]:
-    """Read a `.npz` without unpickling and check each array's dtype and number of dimensions.
+def read_headers(path: Path, kind: str, fix: str) -> dict[str, tuple[np.dtype, tuple]]:
+    """The dtype and shape of every array of a `.npz`, from the `.npy` header at the start of
+    each member of its zip: only those few bytes are decompressed, and nothing is unpickled.
 
-    Any problem raises `DataFileError` naming the file, what is wrong, and `fix`.
+    A file that is no zip (truncated, or never one), or that holds pickled Python objects, raises
+    `DataFileError` naming it, saying it is not a `kind` archive, and `fix`.
     """
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataFileError(f"{path} is not a readable data file ({error}). {fix}") from None
-    missing = sorted(set(schema) - set(arrays))
+        with zipfile.ZipFile(path) as archive:
+            headers = {
+                name.removesuffix(".npy"): _npy_header(archive, name) for name in archive.namelist()
+            }
+    except READ_ERRORS as error:
+        raise DataFileError(
+            f"{path} is not a readable {kind} archive (.npz): {error}. {fix}"
+        ) from None
+    pickled = [name for name, (dtype, _) in headers.items() if dtype.hasobject]
+    if pickled:
+        raise DataFileError(
+            f"{path} is not a valid {kind} archive: it holds pickled Python objects "
+            f"({', '.join(pickled)}), which the library never loads. {fix}"
+        )
+    return headers
+
+
+def _npy_header(archive: zipfile.ZipFile, name: str) -> tuple[np.dtype, tuple]:
+    """(dtype, shape) from the header of one `.npy` member of a zip."""
+    with archive.open(name) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in HEADER_READERS:
+            raise ValueError(f"{name} is in .npy format version {version}, not one numpy writes")
+        shape, _, dtype = HEADER_READERS[version](member)
+    return dtype, shape
+
+
+def check_npz(
+    path: Path, schema: dict[str, tuple[type, int]], kind: str, fix: str
+) -> dict[str, tuple]:
+    """Check a `.npz` from its headers: every array of the schema is there, with its dtype and
+    number of dimensions. Returns every array's shape; a problem raises `DataFileError`."""
+    headers = read_headers(path, kind, fix)
+    missing = sorted(set(schema) - set(headers))
     problems = [f"missing arrays {missing}"] if missing else []
     problems += [
-        f"{name} has dtype {arrays[name].dtype} and {arrays[name].ndim} dimensions, "
+        f"{name} has dtype {headers[name][0]} and {len(headers[name][1])} dimensions, "
         f"expected {np.dtype(dtype)} and {ndim}"
         for name, (dtype, ndim) in schema.items()
-        if name in arrays
-        and not (np.issubdtype(arrays[name].dtype, dtype) and arrays[name].ndim == ndim)
+        if name in headers
+        and not (np.issubdtype(headers[name][0], dtype) and len(headers[name][1]) == ndim)
     ]
     if problems:
         raise DataFileError(f"{path} is not valid: {'; '.join(problems)}. {fix}")
-    return arrays
+    return {name: shape for name, (_, shape) in headers.items()}
+
+
+def _load_arrays(path: Path, names: Iterable[str] | None, fix: str) -> dict[str, np.ndarray]:
+    """Decompress the named arrays (all when None) of a `.npz` whose headers were checked; data
+    damaged past its headers raises `DataFileError`."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in names or archive.files}
+    except READ_ERRORS as error:
+        raise DataFileError(f"{path} is damaged ({error}). {fix}") from None
+
+
+def read_npz(
+    path: Path, schema: dict[str, tuple[type, int]], fix: str, kind: str = "data"
+) -> dict[str, np.ndarray]:
+    """Read a `.npz` after checking its headers against `schema` (`check_npz`).
+
+    Any problem raises `DataFileError` naming the file, what is wrong, and `fix`.
+    """
+    check_npz(path, schema, kind, fix)
+    return _load_arrays(path, None, fix)
 
 
 EPISODE_SCHEMA = {
@@ -89,6 +170,8 @@ EPISODE_SCHEMA = {
 A task may store more (its `extras`, such as CarRacing's track); they are kept as they are."""
 PER_STEP = ("observations", "actions", "rewards")
 """The schema's arrays that hold one row per step."""
+EPISODE_FIX = "Delete it and run `python -m wmlib collect` to record it anew."
+"""What to do about a bad episode file: `collect` records every missing or invalid episode."""
 
 
 @dataclass(frozen=True)
@@ -138,13 +221,37 @@ def save_episode(episode: Episode, path: Path) -> None:
     write_npz(path, {**episode.extras, **arrays})
 
 
-def load_episode(path: Path) -> Episode:
-    """Read and validate an episode file; a bad file raises `DataFileError` naming it."""
-    fix = "Delete it and collect again (python -m wmlib collect) to record it anew."
-    arrays = read_npz(path, EPISODE_SCHEMA, fix)
-    problems = _shape_problems(arrays)
+def check_episode(path: Path, fix: str = EPISODE_FIX) -> int:
+    """Check an episode file from its headers alone and return its number of steps.
+
+    Fast enough to run on every episode before every stage: the schema's dtypes and dimensions,
+    64×64×3 frames and one row per step in each per-step array are all read from the headers.
+    A problem raises `DataFileError` naming the file, what is wrong, and `fix`.
+    """
+    shapes = check_npz(path, EPISODE_SCHEMA, "episode", fix)
+    steps = shapes["actions"][0]
+    problems = [
+        f"{name} has {shapes[name][0]} steps but actions has {steps}"
+        for name in PER_STEP
+        if shapes[name][0] != steps
+    ]
+    if shapes["observations"][1:] != FRAME_SHAPE:
+        problems.append(f"observations are {shapes['observations'][1:]} frames, not 64×64×3")
     if problems:
         raise DataFileError(f"{path} is not a valid episode: {'; '.join(problems)}. {fix}")
+    return steps
+
+
+def read_episode_arrays(path: Path, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """The named arrays (all when None) of an episode file, checked first (`check_episode`):
+    only those are decompressed, so reading an episode's `terminated` flag skips its frames."""
+    check_episode(path)
+    return _load_arrays(path, names, EPISODE_FIX)
+
+
+def load_episode(path: Path) -> Episode:
+    """Read and validate an episode file; a bad file raises `DataFileError` naming it."""
+    arrays = read_episode_arrays(path)
     scalars = {name: value[()] for name, value in arrays.items() if value.ndim == 0}
     values = {name: scalars.get(name, arrays[name]) for name in EPISODE_SCHEMA}
     extras = {
@@ -155,26 +262,10 @@ def load_episode(path: Path) -> Episode:
     return Episode(**values, extras=extras)
 
 
-def _shape_problems(arrays: dict[str, np.ndarray]) -> list[str]:
-    """What is wrong with the shapes of an episode's arrays, as readable sentences."""
-    steps = len(arrays["actions"])
-    problems = [
-        f"{name} has {len(arrays[name])} steps but actions has {steps}"
-        for name in PER_STEP
-        if len(arrays[name]) != steps
-    ]
-    if arrays["observations"].shape[1:] != FRAME_SHAPE:
-        problems.append(f"observations are {arrays['observations'].shape[1:]} frames, not 64×64×3")
-    return problems
-
-
 def count_steps(paths: Iterable[Path]) -> int:
-    """Steps recorded in episode files, reading only their (small) action arrays."""
-    total = 0
-    for path in paths:
-        with np.load(path, allow_pickle=False) as archive:
-            total += len(archive["actions"])
-    return total
+    """Steps recorded in episode files, each checked from its headers (`check_episode`), so a
+    bad file is named here, before a stage trains on it."""
+    return sum(check_episode(path) for path in paths)
 
 
 LATENT_SCHEMA = {
@@ -191,10 +282,22 @@ def save_latents(path: Path, mean: np.ndarray, log_variance: np.ndarray, actions
 
 
 def load_latents(path: Path) -> dict[str, np.ndarray]:
-    """Read and validate an episode's latents file (`mean`, `log_variance`, `actions`)."""
-    fix = "Delete it and run ensure_latents() (python -m wmlib latents) to encode it again."
-    arrays = read_npz(path, LATENT_SCHEMA, fix)
+    """Read and validate an episode's latents file (`mean`, `log_variance`, `actions`).
+
+    The fix for a bad one encodes every episode again: once the latents stage has finished, it
+    does not look for missing files, so deleting one file alone would not bring it back.
+    """
+    path = Path(path)
+    fix = f"Delete {path.parent} and run `python -m wmlib latents` to encode the episodes again."
+    arrays = read_npz(path, LATENT_SCHEMA, fix, kind="latents")
     lengths = {name: len(value) for name, value in arrays.items()}
     if len(set(lengths.values())) != 1 or arrays["mean"].shape != arrays["log_variance"].shape:
         raise DataFileError(f"{path} has arrays of different lengths {lengths}. {fix}")
     return arrays
+
+
+def remove_partial_files(directory: Path) -> None:
+    """Delete what interrupted atomic writes left in a folder: hidden `.partial.NAME` files (and
+    the `.NAME.partial` files of earlier versions of the library)."""
+    for partial in [*Path(directory).glob(".*.partial"), *Path(directory).glob(".partial.*")]:
+        partial.unlink(missing_ok=True)

@@ -9,7 +9,8 @@ import gymnasium as gym
 import numpy as np
 
 from wmlib import training
-from wmlib.files import load_latents
+from wmlib.errors import WorldModelsError
+from wmlib.files import load_latents, read_episode_arrays
 from wmlib.mixture import MixtureDensityHead, gmm_log_likelihood, sample
 from wmlib.runtime import keras, on_gpu, tf
 
@@ -152,8 +153,7 @@ def load_sequences(latent_paths, episode_paths) -> list[dict[str, np.ndarray]]:
     sequences = []
     for latent_path, episode_path in zip(latent_paths, episode_paths, strict=True):
         arrays = load_latents(latent_path)
-        with np.load(episode_path, allow_pickle=False) as episode:
-            terminated = bool(episode["terminated"])
+        terminated = bool(read_episode_arrays(episode_path, ["terminated"])["terminated"])
         done = np.zeros(len(arrays["mean"]), np.float32)
         done[-1] = float(terminated)
         sequences.append({**arrays, "done": done})
@@ -225,6 +225,10 @@ def evaluation_batches(sequences, sequence_length: int, batch_size: int):
     return tf.data.Dataset.from_generator(generate, output_signature=_signature(sequences, length))
 
 
+class ActionError(WorldModelsError, ValueError):
+    """Actions of the wrong shape for the dreams they are to drive."""
+
+
 class DreamEnv(gym.Env):
     """The task as M imagines it, for `count` dreams at once (chapter 5).
 
@@ -258,7 +262,13 @@ class DreamEnv(gym.Env):
         return self.z, {}
 
     def step(self, action):
-        """Advance every dream by one step of M."""
+        """Advance every dream by one step of M, taking one row of `action` per dream."""
+        action = np.asarray(action, np.float32)
+        if action.shape != self.action_space.shape:
+            raise ActionError(
+                f"DreamEnv.step takes one action per dream, an array of shape (count, action "
+                f"size) = {self.action_space.shape}; it was given one of shape {action.shape}."
+            )
         self.z, done, self.state = self.mdnrnn.predict_next(
             self.z, action, self.state, self.temperature, self.rng
         )

@@ -6,7 +6,6 @@ so a collection that is killed leaves only whole episodes behind and resumes by 
 ones that are missing.
 """
 
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -14,14 +13,17 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from wmlib.config import FrameConfig, RolloutConfig
+from wmlib.config import FrameConfig, PoolConfig, RolloutConfig
 from wmlib.env import task as get_task
-from wmlib.files import Episode, episode_path, save_episode
-from wmlib.workers import dask_scheduler, make_pool
-
-EPISODE_TIME_LIMIT = 600.0
-"""Seconds one recorded episode may take in a worker before the worker is replaced and the
-episode recorded again (a 1,000-step CarRacing episode takes about 7 s on one core)."""
+from wmlib.files import (
+    DataFileError,
+    Episode,
+    check_episode,
+    episode_path,
+    remove_partial_files,
+    save_episode,
+)
+from wmlib.workers import dask_scheduler, make_pool, worker_count
 
 
 def run_episode(
@@ -65,13 +67,20 @@ def run_episode(
 
 
 def parallel_map(
-    function: Callable, arguments: Iterable[tuple], workers: int, description: str, total: int
+    function: Callable,
+    arguments: Iterable[tuple],
+    workers: int,
+    description: str,
+    total: int,
+    pool: PoolConfig,
+    max_steps: int,
 ) -> Iterator:
-    """Yield `function(*args)` for each argument tuple, in completion order, with a progress bar.
+    """Yield `function(*args)` for each argument tuple, in completion order, with a progress bar;
+    each call plays one episode of at most `max_steps` steps.
 
     With more than one worker (or a Dask scheduler) the calls run in a pool of fresh processes
     (`wmlib.workers.make_pool`), which start clean of any TensorFlow state the caller may hold
-    and are replaced if they crash or hang.
+    and are replaced if they crash or run past the time limit `pool` gives one episode.
     """
     arguments = list(arguments)
     done = total - len(arguments)
@@ -81,19 +90,30 @@ def parallel_map(
                 yield function(*args)
                 progress.update()
             return
-        with make_pool(workers, EPISODE_TIME_LIMIT) as pool:
-            for _, result in pool.imap_unordered(function, arguments):
+        time_limit = pool.time_limit(1, max_steps)
+        with make_pool(workers, time_limit, pool.retries) as processes:
+            for _, result in processes.imap_unordered(function, arguments):
                 yield result
                 progress.update()
 
 
 def record_episodes(
-    task_name: str, policy_name: str, seeds: list[int], max_steps: int, workers: int = 0
+    task_name: str,
+    policy_name: str,
+    seeds: list[int],
+    max_steps: int,
+    workers: int = 0,
+    pool: PoolConfig = PoolConfig(),
 ) -> list[Episode]:
-    """Play one episode per seed with a policy, in parallel, and return them in seed order."""
-    workers = workers or os.cpu_count()
+    """Play one episode per seed with a policy, in parallel, and return them in seed order.
+
+    `workers=0` uses one process per CPU core, and never more processes than seeds.
+    """
+    workers = min(worker_count(workers), len(seeds))
     arguments = [(task_name, policy_name, seed, max_steps) for seed in seeds]
-    episodes = parallel_map(run_episode, arguments, workers, policy_name, len(seeds))
+    episodes = parallel_map(
+        run_episode, arguments, workers, policy_name, len(seeds), pool, max_steps
+    )
     return sorted(episodes, key=lambda episode: seeds.index(episode.seed))
 
 
@@ -109,27 +129,49 @@ def record_episode_file(
     return index, episode.steps, time.perf_counter() - start
 
 
+def unrecorded(paths: list[Path]) -> dict[int, str | None]:
+    """The episodes of a collection still to record, by index: None for a missing file, and for
+    a file that is not a valid episode (checked from its headers) what is wrong with it."""
+    found = {}
+    for index, path in enumerate(paths):
+        if not path.exists():
+            found[index] = None
+            continue
+        try:
+            check_episode(path, fix="It is recorded anew.")
+        except DataFileError as error:
+            found[index] = str(error)
+    return found
+
+
 def collect(
     directory: Path,
     task_name: str,
     config: RolloutConfig,
     frame_config: FrameConfig = FrameConfig(),
     workers: int = 0,
+    pool: PoolConfig = PoolConfig(),
 ) -> list[Path]:
     """Record every episode of `config` that is not yet in `directory`; return all their paths.
 
-    Episodes already on disk are kept as they are and partial files from an interrupted run are
-    removed, so calling this again after a crash finishes the collection without duplicates.
-    `workers=0` uses one process per CPU core.
+    Valid episodes already on disk are kept as they are; an invalid one is named and recorded
+    anew over it, and partial files from an interrupted run are removed, so calling this again
+    after a crash, or after deleting a bad file, finishes the collection without duplicates.
+    `workers=0` uses one process per CPU core, and never more processes than missing episodes;
+    `pool` sets a worker's time limit per episode and the retries.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for partial in directory.glob(".*.partial"):
-        partial.unlink()
+    remove_partial_files(directory)
     paths = [episode_path(directory, index) for index in range(config.episodes)]
-    missing = [index for index, path in enumerate(paths) if not path.exists()]
+    missing = unrecorded(paths)
+    for problem in filter(None, missing.values()):
+        print(problem)
     arguments = [(directory, index, task_name, config, frame_config) for index in missing]
-    workers = min(workers or os.cpu_count(), max(len(missing), 1))
-    for _ in parallel_map(record_episode_file, arguments, workers, "episodes", config.episodes):
+    workers = min(worker_count(workers), max(len(missing), 1))
+    recorded = parallel_map(
+        record_episode_file, arguments, workers, "episodes", config.episodes, pool, config.max_steps
+    )
+    for _ in recorded:
         pass
     return paths

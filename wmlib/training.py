@@ -8,23 +8,46 @@ data is asked for from the first unfinished epoch on, and every model draws its 
 generators saved with it, so a resumed run trains exactly as an uninterrupted one.
 """
 
+import gc
 import json
-import os
+import re
+import signal
+import threading
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from wmlib.files import write_json
+from wmlib.files import READ_ERRORS, DataFileError, write_atomically, write_json
 from wmlib.runtime import keras, tf
+
+CHECKPOINT_FIX = "Delete it and run the same command again: training then restarts from scratch."
+"""What to do about a damaged checkpoint."""
 
 
 def save_atomically(model: keras.Model, path: Path) -> None:
     """Save a model in Keras' format to `path` through a partial file and a rename."""
+    write_atomically(path, model.save)
+
+
+def load_model(path: Path, fix: str | None = None, compile: bool = True) -> keras.Model:
+    """Load a model saved by `save_atomically`: the library's one way to read a `.keras` file.
+
+    A missing, truncated or damaged file raises `DataFileError` naming it and `fix` (by default:
+    delete its folder and build it again with the stage of the same name), where Keras itself
+    would say "File not found" of a file that is there.
+    """
     path = Path(path)
-    partial = path.with_name(f".partial.{path.name}")
-    model.save(partial)
-    os.replace(partial, path)
+    fix = fix or f"Delete {path.parent} and run `python -m wmlib {path.parent.name}` to rebuild it."
+    if not path.is_file():
+        raise DataFileError(f"{path} is missing. {fix}")
+    if not zipfile.is_zipfile(path):
+        raise DataFileError(f"{path} is not a whole Keras model (.keras zip file). {fix}")
+    try:
+        return keras.models.load_model(path, compile=compile)
+    except (*READ_ERRORS, KeyError) as error:
+        raise DataFileError(f"{path} is not a readable Keras model ({error}). {fix}") from None
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -38,6 +61,34 @@ class EpochCheckpoint(keras.callbacks.Callback):
         save_atomically(self.model, self.checkpoint)
         self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
         write_json(self.history_path, self.history)
+
+
+class StopOnCtrlC(keras.callbacks.Callback):
+    """Ctrl-C during training stops it after the current batch, with a `KeyboardInterrupt`.
+
+    Python raises `KeyboardInterrupt` only between its own bytecodes, and `fit` spends its time
+    inside TensorFlow, where the interrupt may wait for ever. So while training runs, Ctrl-C
+    only takes a note, and this callback raises the interrupt at the end of the batch.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.interrupted = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.take_note)
+
+    def take_note(self, signal_number, frame):
+        self.interrupted = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.interrupted:
+            self.on_train_end()  # Keras calls it only when training ends normally
+            raise KeyboardInterrupt
+
+    def on_train_end(self, logs=None):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 class Progress(keras.callbacks.Callback):
@@ -80,11 +131,12 @@ def fit_resumable(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint, history_path = directory / "checkpoint.keras", directory / "history.json"
-    model = keras.models.load_model(checkpoint) if checkpoint.exists() else build_model()
+    model = load_model(checkpoint, CHECKPOINT_FIX) if checkpoint.exists() else build_model()
     done = int(model.optimizer.iterations.numpy()) // steps_per_epoch
     history = json.loads(history_path.read_text())[:done] if history_path.exists() else []
     if done < epochs:
-        model.fit(
+        failure = _fit(
+            model,
             train_data(done),
             steps_per_epoch=steps_per_epoch,
             epochs=epochs,
@@ -95,10 +147,40 @@ def fit_resumable(
             callbacks=[
                 EpochCheckpoint(checkpoint, history_path, history),
                 Progress(steps_per_epoch, epochs),
+                StopOnCtrlC(),
             ],
             verbose=0,
         )
+        if failure is not None:
+            del model  # and with it the iterator over the validation data Keras keeps on it
+            gc.collect()  # destroys the iterators while their threads can still finish (`_fit`)
+            raise failure
     return model, history
+
+
+def _fit(model: keras.Model, *args, **kwargs) -> BaseException | None:
+    """`model.fit(*args, **kwargs)`; returns None once training is done, or the error to raise
+    when something failed inside tf.data: the `DataFileError` a data file raised there (a file
+    damaged past its headers), or else TensorFlow's own error anew; or a Ctrl-C.
+
+    A Python error inside tf.data's threads reaches us wrapped in TensorFlow's error, whose
+    message holds the original's text: we rebuild the `DataFileError` from there. Neither may be
+    raised from inside this `except` block, whose traceback holds Keras's iterator over the data.
+    That iterator's threads may be in the middle of calling the Python generator that reads the
+    episodes: if it lived until the interpreter shuts down, they could never take the GIL again
+    and its destructor would wait for them forever (the run would hang after its error). So the
+    traceback is dropped here, and the caller collects the garbage while Python still runs.
+    """
+    try:
+        model.fit(*args, **kwargs)
+    except tf.errors.OpError as error:
+        found = re.search(rf"{DataFileError.__name__}: (.+)", error.message)
+        if found is not None:
+            return DataFileError(found.group(1))
+        return type(error)(error.node_def, error.op, error.message)
+    except KeyboardInterrupt:
+        return KeyboardInterrupt()
+    return None
 
 
 class SavesSeedState:

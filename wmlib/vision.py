@@ -15,8 +15,13 @@ import numpy as np
 
 from wmlib import training
 from wmlib.config import VisionConfig
-from wmlib.files import FRAME_SHAPE, load_episode
+from wmlib.errors import WorldModelsError
+from wmlib.files import FRAME_SHAPE, read_episode_arrays
 from wmlib.runtime import keras, on_gpu, tf
+
+
+class FrameError(WorldModelsError, ValueError):
+    """Frames that are not what V takes: uint8 frames of shape (N, 64, 64, 3)."""
 
 
 class Sampling(training.SavesSeedState, keras.layers.Layer):
@@ -157,8 +162,28 @@ def _decode(decoder, z):
     return decoder(z, training=False)
 
 
+def check_frames(frames) -> np.ndarray:
+    """`frames` as an array, once checked to be what V takes: uint8 frames (values 0–255) of
+    shape (N, 64, 64, 3), as `Task.preprocess` returns them.
+
+    Float frames are refused even in [0, 1]: V divides by 255 itself, so they would give wrong
+    codes without a word. A `FrameError` says what was given and what is expected.
+    """
+    frames = np.asarray(frames)
+    if frames.dtype == np.uint8 and frames.shape[1:] == FRAME_SHAPE:
+        return frames
+    given = f"{frames.dtype} frames of shape {frames.shape}"
+    if frames.size and np.issubdtype(frames.dtype, np.number):
+        given += f" with values in [{frames.min():g}, {frames.max():g}]"
+    raise FrameError(
+        f"V takes uint8 frames (values 0–255) of shape (N, 64, 64, 3), as task.preprocess "
+        f"returns them; it was given {given}."
+    )
+
+
 def encode(vae: ConvVAE, frames: np.ndarray, batch_size: int = 1000):
     """uint8 frames (N, 64, 64, 3) → (μ, log σ²), two float32 arrays of shape (N, latent)."""
+    frames = check_frames(frames)
     parts = [
         _encode(vae.encoder, frames[start : start + batch_size])
         for start in range(0, len(frames), batch_size)
@@ -194,7 +219,7 @@ def frame_dataset(
     """
 
     def frames_of(path):
-        yield from load_episode(path.decode()).observations
+        yield from read_episode_arrays(path.decode(), ["observations"])["observations"]
 
     def read(path):
         signature = tf.TensorSpec(FRAME_SHAPE, tf.uint8)

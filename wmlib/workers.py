@@ -5,26 +5,36 @@ reimplementations lost whole runs to a worker that died (a Box2D segfault, the O
 hung without a word, because a standard pool then waits for ever or breaks for good. Here each
 task has a time limit: a worker that crashes or overruns it is killed, replaced by a fresh
 process, and its task is sent again, up to a number of retries, after which the pool raises an
-error that says which task failed and how to change the limit. A Python exception raised by the
-task itself is a bug, not bad luck, so it is reported at once instead of retried.
+error that says which task failed, how its worker ended, and which settings to change. A Python
+exception raised by the task itself is a bug, not bad luck, so it is reported at once instead of
+retried.
 
 Workers are spawned (never forked), so they start clean of any TensorFlow state the parent holds,
 and they live as long as the pool: whatever a task caches in its process (a loaded V and M) is
-loaded once per worker, not once per rollout.
+loaded once per worker, not once per rollout. A worker is started only when there is a task for
+it, so a pool never holds more processes than it was given tasks. The parent alone answers
+Ctrl-C (and kills its workers); a worker whose parent dies ends at once.
 """
 
 import collections
+import contextlib
+import multiprocessing
 import os
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing import connection, get_context
+from multiprocessing import connection, get_context, resource_tracker
 
 from wmlib.errors import WorldModelsError
 
 SCHEDULER_VARIABLE = "WM_DASK_SCHEDULER"
 """Names a Dask scheduler (`tcp://HOST:PORT`) to run rollouts on instead of local processes;
 `python -m wmlib --scheduler` sets it."""
+
+JOIN_SECONDS = 5
+"""How long to wait for a worker that closed its pipe to exit, so that its exit code is known."""
 
 
 class WorkerError(WorldModelsError, RuntimeError):
@@ -36,9 +46,22 @@ def dask_scheduler() -> str | None:
     return os.environ.get(SCHEDULER_VARIABLE) or None
 
 
-def make_pool(workers: int, time_limit: float, retries: int = 2):
+def worker_count(workers: int) -> int:
+    """The number of worker processes `workers` asks for: itself, or one per core for 0.
+
+    A negative count is refused, rather than quietly read as "run serially" or "no workers".
+    """
+    if workers < 0:
+        raise ValueError(
+            f"workers={workers} is not a number of processes: give 1 or more, or 0 for one per "
+            f"core (python -m wmlib --workers N)."
+        )
+    return workers or os.cpu_count()
+
+
+def make_pool(workers: int, time_limit: float, retries: int):
     """The pool rollouts run in: a `DaskPool` on the scheduler `WM_DASK_SCHEDULER` names (its
-    workers, on any number of machines), else a local `WorkerPool` of `workers` processes.
+    workers, on any number of machines), else a local `WorkerPool` of up to `workers` processes.
     Both have the same methods and the same promises."""
     scheduler = dask_scheduler()
     if scheduler:
@@ -48,6 +71,37 @@ def make_pool(workers: int, time_limit: float, retries: int = 2):
     return WorkerPool(workers, time_limit, retries)
 
 
+def too_many_failures(
+    index: int, function: Callable, failures: int, reason: str, time_limit: float, retries: int
+) -> WorkerError:
+    """The error that ends a run whose task failed more than `retries` times: what happened, and
+    the command-line options (`PoolConfig`'s fields) that give a slow task more room."""
+    return WorkerError(
+        f"Task {index} ({function.__name__}) failed {failures} times: {reason}. If it is merely "
+        f"slow, raise its time limit of {time_limit:.0f} s (--pool.step_seconds, "
+        f"--pool.margin_seconds, --pool.startup_seconds) or its retries, now {retries} "
+        f"(--pool.retries); otherwise run it alone to see why its worker dies."
+    )
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """How a worker process ended, in words: the signal that killed it, or the code it exited
+    with (`multiprocessing` reports death by signal N as exit code -N)."""
+    if exitcode is None:
+        return "its worker closed its pipe but did not exit"
+    if exitcode < 0:
+        return f"its worker was killed by {_signal_name(-exitcode)} (exit code {exitcode})"
+    return f"its worker exited (exit code {exitcode})"
+
+
+def _signal_name(number: int) -> str:
+    """SIGKILL for 9, SIGSEGV for 11; real-time signals have no name."""
+    try:
+        return f"signal {signal.Signals(number).name}"
+    except ValueError:
+        return f"signal {number}"
+
+
 class _TaskFailure:
     """What a worker sends back when its task raised: the formatted traceback."""
 
@@ -55,8 +109,20 @@ class _TaskFailure:
         self.text = text
 
 
+def _exit_with_parent() -> None:
+    """End this worker as soon as its parent process is gone (a worker's background thread).
+
+    Without it, a worker whose parent was killed plays its episode to the end and then dies on
+    a broken pipe. A spawned process holds one end of a pipe whose other end its parent holds
+    until it dies; `join` waits for that end to close, without polling.
+    """
+    multiprocessing.parent_process().join()
+    os._exit(1)
+
+
 def _serve(pipe) -> None:
     """A worker's loop: receive (function, arguments), send back the result, until told to stop."""
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     while True:
         try:
             task = pipe.recv()
@@ -69,7 +135,27 @@ def _serve(pipe) -> None:
             result = function(*arguments)
         except Exception:  # noqa: BLE001  (every failure goes back to the parent, named)
             result = _TaskFailure(traceback.format_exc())
-        pipe.send(result)
+        try:
+            pipe.send(result)
+        except BrokenPipeError:  # the parent died while the task ran: nobody wants the result
+            return
+
+
+@contextlib.contextmanager
+def _ctrl_c_blocked():
+    """Block SIGINT in this thread while a worker starts, so that the worker is born with it
+    blocked and never sees Ctrl-C (which the terminal sends to every process of the foreground
+    group): the parent alone handles it, and kills its workers. A Ctrl-C that arrives meanwhile
+    reaches the parent when the block ends.
+
+    Python's resource tracker, which the first spawn launches, unblocks SIGINT after launching
+    itself; launching it beforehand keeps the block for every worker."""
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _Worker:
@@ -78,7 +164,8 @@ class _Worker:
     def __init__(self, context):
         self.pipe, child_pipe = context.Pipe()
         self.process = context.Process(target=_serve, args=(child_pipe,), daemon=True)
-        self.process.start()
+        with _ctrl_c_blocked():
+            self.process.start()
         child_pipe.close()
         self.task = None
         self.deadline = None
@@ -88,6 +175,11 @@ class _Worker:
         self.deadline = time.monotonic() + time_limit
         self.pipe.send((function, arguments))
 
+    def exit_reason(self) -> str:
+        """How the process ended. It is joined first: its exit code is None until then."""
+        self.process.join(timeout=JOIN_SECONDS)
+        return describe_exit(self.process.exitcode)
+
     def kill(self) -> None:
         self.process.kill()
         self.process.join()
@@ -95,7 +187,8 @@ class _Worker:
 
 
 class WorkerPool:
-    """`workers` processes that run tasks with a time limit and retry those whose worker failed.
+    """Up to `workers` processes that run tasks with a time limit and retry those whose worker
+    failed. A process is started when a task needs one, so there are never more than tasks.
 
     Use it as a context manager; `imap_unordered` and `map` can be called many times in between,
     and the same processes serve them all.
@@ -105,9 +198,11 @@ class WorkerPool:
         if workers < 1:
             raise ValueError(f"A WorkerPool needs at least one worker, not {workers}.")
         self.context = get_context("spawn")
+        self.size = workers
         self.time_limit = time_limit
         self.retries = retries
-        self.workers = [_Worker(self.context) for _ in range(workers)]
+        self.workers: list[_Worker] = []
+        """The processes started so far, at most `size`."""
         self.replaced = 0
         """How many workers were killed and replaced so far (crashed or over the time limit)."""
 
@@ -122,7 +217,7 @@ class WorkerPool:
         for worker in self.workers:
             if worker.task is None and worker.process.is_alive():
                 worker.pipe.send(None)
-                worker.process.join(timeout=5)
+                worker.process.join(timeout=JOIN_SECONDS)
             worker.kill()
         self.workers = []
 
@@ -139,11 +234,20 @@ class WorkerPool:
         pending = collections.deque(enumerate(arguments))
         failures = collections.Counter()
         while pending or any(worker.task for worker in self.workers):
-            for worker in self.workers:
-                if worker.task is None and pending:
-                    index, task_arguments = pending.popleft()
-                    worker.assign(index, function, task_arguments, self.time_limit)
+            while pending and (worker := self._free_worker()):
+                index, task_arguments = pending.popleft()
+                worker.assign(index, function, task_arguments, self.time_limit)
             yield from self._collect(function, pending, failures)
+
+    def _free_worker(self) -> _Worker | None:
+        """An idle worker; a new one if all are busy and the pool may grow; else None."""
+        for worker in self.workers:
+            if worker.task is None:
+                return worker
+        if len(self.workers) < self.size:
+            self.workers.append(_Worker(self.context))
+            return self.workers[-1]
+        return None
 
     def _collect(self, function: Callable, pending, failures) -> Iterator:
         """Wait for a result, a dead worker or a deadline; yield results, requeue failures."""
@@ -166,11 +270,8 @@ class WorkerPool:
             failures[index] += 1
             if failures[index] > self.retries:
                 self.close()
-                raise WorkerError(
-                    f"Task {index} ({function.__name__}) failed {failures[index]} times: "
-                    f"{value}. Raise the time limit ({self.time_limit:.0f} s) or the retries "
-                    f"({self.retries}) if the task is merely slow; otherwise run it alone to "
-                    f"see why its worker dies."
+                raise too_many_failures(
+                    index, function, failures[index], value, self.time_limit, self.retries
                 )
             self._replace(worker)
             pending.appendleft((index, task_arguments))
@@ -181,14 +282,13 @@ class WorkerPool:
             try:
                 message = worker.pipe.recv()
             except (EOFError, OSError):
-                return "failure", f"its worker died (exit code {worker.process.exitcode})"
+                return "failure", worker.exit_reason()
             if isinstance(message, _TaskFailure):
                 self.close()
                 raise WorkerError(f"A task raised an exception in its worker:\n{message.text}")
             return "result", message
         if not worker.process.is_alive():
-            worker.process.join()
-            return "failure", f"its worker died (exit code {worker.process.exitcode})"
+            return "failure", worker.exit_reason()
         if time.monotonic() > worker.deadline:
             return "failure", f"it ran past the time limit of {self.time_limit:.0f} s"
         return None

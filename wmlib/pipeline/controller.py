@@ -40,7 +40,8 @@ def _controller_settings(profile: config.Profile, use_memory: bool) -> dict:
 
 
 def _drivers(profile: config.Profile, use_memory: bool, workers: int):
-    """Worker processes that drive the profile's agent (training V and M first if needed)."""
+    """Worker processes that drive the profile's agent (training V and M first if needed): up to
+    `workers` of them (0: one per core), with the time limit and retries of `profile.pool`."""
     from wmlib import agent
 
     ensure_vae(profile, workers)
@@ -51,7 +52,7 @@ def _drivers(profile: config.Profile, use_memory: bool, workers: int):
     agent_files = agent.AgentFiles(
         profile.task, profile.frame, str(vae_dir(profile) / "vae.keras"), mdnrnn_path
     )
-    return agent.Rollouts(agent_files, profile.control, workers or os.cpu_count())
+    return agent.Rollouts(agent_files, profile.control, workers, profile.pool)
 
 
 def controller_dimension(profile: config.Profile, use_memory: bool) -> int:
@@ -98,7 +99,9 @@ def ensure_controller(
         }
 
     controller_settings = _controller_settings(profile, use_memory)
-    build(directory, profile.name, controller_settings, make, ("control.generations",))
+    inputs = {"vae": vae_dir(profile)} | ({"mdnrnn": mdnrnn_dir(profile)} if use_memory else {})
+    budget = ("control.generations",)
+    build(directory, profile.name, controller_settings, make, budget, inputs)
     return search.load_search(directory, dimension, settings)
 
 
@@ -150,7 +153,9 @@ def ensure_evaluation(
         }
 
     evaluation_settings = _controller_settings(profile, use_memory)
-    build(directory, profile.name, evaluation_settings, make, ("control.evaluation_episodes",))
+    inputs = {"controller": controller_dir(profile, use_memory)}
+    budget = ("control.evaluation_episodes",)
+    build(directory, profile.name, evaluation_settings, make, budget, inputs)
     seeds = search.evaluation_seeds(settings)
     return {
         "seeds": seeds,

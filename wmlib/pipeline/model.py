@@ -6,7 +6,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from wmlib import config, files, rollouts
-from wmlib.artefacts import ArtefactMismatchError, build, read_manifest
+from wmlib.artefacts import ArtefactMismatchError, build, read_manifest, write_manifest
 from wmlib.env import task as get_task
 
 
@@ -16,20 +16,39 @@ def episodes_dir(profile: config.Profile | None = None) -> Path:
 
 
 def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
-    """The paths of the profile's recorded episodes, collecting whichever are missing."""
+    """The paths of the profile's recorded episodes, collecting whichever are missing or invalid.
+
+    Every episode file is checked from its headers on every call, so one deleted or damaged
+    after the collection finished is recorded again.
+    """
     profile = profile or config.active()
     directory = episodes_dir(profile)
+    paths = [files.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
 
     def make() -> dict:
-        paths = rollouts.collect(directory, profile.task, profile.rollouts, profile.frame, workers)
+        rollouts.collect(
+            directory, profile.task, profile.rollouts, profile.frame, workers, profile.pool
+        )
         return {
             "episodes": len(paths),
             "steps": files.count_steps(paths),
             "bytes": sum(path.stat().st_size for path in paths),
         }
 
-    build(directory, profile.name, _data_settings(profile), make, ("rollouts.episodes",))
-    return [files.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
+    settings = _data_settings(profile)
+    _reopen_if_damaged(directory, settings, paths)
+    build(directory, profile.name, settings, make, ("rollouts.episodes",))
+    return paths
+
+
+def _reopen_if_damaged(directory: Path, settings: dict, paths: list[Path]) -> None:
+    """Mark a finished collection of these settings unfinished when some of its episodes are
+    missing or invalid, so that `build` resumes it and `collect` records them again (a
+    collection of other settings is for `build` to continue or refuse)."""
+    manifest = read_manifest(directory)
+    finished = manifest is not None and manifest["complete"] and manifest["settings"] == settings
+    if finished and rollouts.unrecorded(paths):
+        write_manifest(directory, {**manifest, "complete": False})
 
 
 def _data_settings(profile: config.Profile) -> dict:
@@ -65,6 +84,7 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     def make() -> dict:
         keras.utils.set_random_seed(settings.seed)
         train, validation = vision.split_episodes(paths, settings.validation_fraction)
+        # count_steps checks every episode's headers: a bad one is named here, not in training.
         frames = files.count_steps(train)
         validation_frames = files.count_steps(validation)
         if frames < settings.batch_size:
@@ -85,8 +105,9 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
         training.save_atomically(vae, model_path)
         return {"training_frames": frames, "validation_episodes": len(validation), **history[-1]}
 
-    build(directory, profile.name, _vision_settings(profile), make, ("vision.epochs",))
-    return keras.models.load_model(model_path)
+    inputs = {"episodes": episodes_dir(profile)}
+    build(directory, profile.name, _vision_settings(profile), make, ("vision.epochs",), inputs)
+    return training.load_model(model_path)
 
 
 def latents_dir(profile: config.Profile | None = None) -> Path:
@@ -113,7 +134,8 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
                 files.save_latents(target, mean, log_variance, episode.actions)
         return {"episodes": len(paths)}
 
-    build(directory, profile.name, _vision_settings(profile), make)
+    inputs = {"episodes": episodes_dir(profile), "vae": vae_dir(profile)}
+    build(directory, profile.name, _vision_settings(profile), make, inputs=inputs)
     return paths
 
 
@@ -186,5 +208,7 @@ def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
         training.save_atomically(model, model_path)
         return {"training_episodes": len(train), "steps_per_epoch": steps_per_epoch, **history[-1]}
 
-    build(directory, profile.name, memory_settings(profile), make, ("memory.training_steps",))
-    return keras.models.load_model(model_path)
+    inputs = {"latents": latents_dir(profile)}
+    budget = ("memory.training_steps",)
+    build(directory, profile.name, memory_settings(profile), make, budget, inputs)
+    return training.load_model(model_path)
