@@ -24,11 +24,43 @@ def tiny_profile(data_root):
 
 
 @pytest.fixture(scope="module")
+def episode():
+    """A short Brownian episode of CarRacing."""
+    from wmlib import rollouts
+
+    return rollouts.run_episode("carracing", "brownian", seed=3, max_steps=15)
+
+
+@pytest.fixture(scope="module")
+def agent_files(tmp_path_factory):
+    """An untrained V and a small untrained M (16 units), saved where workers can load them.
+
+    TensorFlow is imported here rather than at the top, so that tests that need none (and the
+    workers that import test modules' tasks) do not spend seconds loading it.
+    """
+    from wmlib import agent, memory, training, vision
+    from wmlib.runtime import keras
+
+    directory = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(0)
+    ci = config.get("ci")
+    small_memory = dataclasses.replace(ci.memory, hidden_units=16, mixtures=2)
+    training.save_atomically(vision.build_vae(ci.vision), directory / "vae.keras")
+    training.save_atomically(memory.build_mdnrnn(small_memory, 32, 3), directory / "mdnrnn.keras")
+    return agent.AgentFiles(
+        "carracing",
+        config.FrameConfig(),
+        str(directory / "vae.keras"),
+        str(directory / "mdnrnn.keras"),
+    )
+
+
+@pytest.fixture(scope="module")
 def dask_scheduler():
     """Two one-thread workers on localhost; the address of their scheduler.
 
     The workers are spawned processes, which start with this process's sys.path: pytest put the
-    tests folder on it, so they import `cluster_tasks` as we do. A LocalCluster closes for good
+    tests folder on it, so they import `worker_tasks` as we do. A LocalCluster closes for good
     any worker that is missing 15 s after it left (`lost-worker-timeout`), even one that crashed,
     came back and happens to be restarting then: the tests would lose it, so we wait longer.
     """

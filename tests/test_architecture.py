@@ -10,7 +10,7 @@ LIBRARY = Path(__file__).resolve().parent.parent / "wmlib"
 LAYERS = [
     {"errors"},
     {"config", "files", "workers", "cluster", "evolution", "toy_data", "plots"},
-    {"env", "env.frames", "env.carracing", "runtime"},
+    {"env", "env.frames", "env.carracing", "env.fast_carracing", "runtime"},
     {"rollouts", "training", "controller", "media"},
     {"vision", "mixture", "search"},
     {"memory"},

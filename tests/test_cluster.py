@@ -3,8 +3,8 @@
 import time
 from pathlib import Path
 
-import cluster_tasks
 import pytest
+import worker_tasks
 
 from wmlib import config
 from wmlib.cluster import DaskPool
@@ -17,10 +17,10 @@ CI = config.get("ci")
 def test_map_gives_the_results_of_the_worker_pool(dask_scheduler):
     arguments = [(x, 7 - x) for x in range(8)]
     with WorkerPool(2, time_limit=60) as local_pool:
-        expected = local_pool.map(cluster_tasks.polynomial, arguments)
+        expected = local_pool.map(worker_tasks.polynomial, arguments)
     with DaskPool(dask_scheduler, time_limit=60) as pool:
-        assert pool.map(cluster_tasks.polynomial, arguments) == expected
-        unordered = dict(pool.imap_unordered(cluster_tasks.polynomial, arguments))
+        assert pool.map(worker_tasks.polynomial, arguments) == expected
+        unordered = dict(pool.imap_unordered(worker_tasks.polynomial, arguments))
         assert [unordered[index] for index in range(8)] == expected
         assert pool.replaced == 0
 
@@ -30,14 +30,14 @@ def test_a_task_whose_worker_dies_is_retried(dask_scheduler, tmp_path):
     for marker, _ in arguments[1:]:
         Path(marker).touch()  # only the first task kills its worker
     with DaskPool(dask_scheduler, time_limit=60) as pool:
-        assert pool.map(cluster_tasks.crash_once, arguments) == [0, 1, 2, 3]
+        assert pool.map(worker_tasks.crash_once, arguments) == [0, 1, 2, 3]
         assert pool.replaced >= 1
 
 
 def test_a_hung_task_is_retried_after_its_time_limit(dask_scheduler, tmp_path):
     start = time.monotonic()
     with DaskPool(dask_scheduler, time_limit=3) as pool:
-        assert pool.map(cluster_tasks.hang_once, [(str(tmp_path / "hung"), 7)]) == [7]
+        assert pool.map(worker_tasks.hang_once, [(str(tmp_path / "hung"), 7)]) == [7]
         assert pool.replaced >= 1
     assert time.monotonic() - start < 30
 
@@ -47,7 +47,7 @@ def test_a_task_that_always_hangs_fails_with_a_clear_error(dask_scheduler):
         DaskPool(dask_scheduler, time_limit=3, retries=1) as pool,
         pytest.raises(WorkerError, match=r"Task 0 \(hang\) failed 2 times.*time limit") as failure,
     ):
-        pool.map(cluster_tasks.hang, [()])
+        pool.map(worker_tasks.hang, [()])
     assert "--pool.retries" in str(failure.value) and "--pool.step_seconds" in str(failure.value)
 
 
@@ -68,6 +68,6 @@ def test_an_exception_in_a_task_is_reported_with_its_traceback_not_retried(dask_
     start = time.monotonic()
     with DaskPool(dask_scheduler, time_limit=60) as pool:
         with pytest.raises(WorkerError, match="(?s)Traceback.*ValueError: 3 is not a valid"):
-            pool.map(cluster_tasks.reject, [(3,)])
+            pool.map(worker_tasks.reject, [(3,)])
         assert pool.replaced == 0
     assert time.monotonic() - start < 10

@@ -7,28 +7,12 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
-from wmlib import agent, config, memory, training, vision
-from wmlib.config import FrameConfig
-from wmlib.runtime import keras
+from wmlib import agent, config
 from wmlib.workers import SCHEDULER_VARIABLE
 
 CI = config.get("ci")
 SETTINGS = dataclasses.replace(CI.control, evaluation_steps=15, environments_per_task=2)
-
-
-@pytest.fixture(scope="module")
-def agent_files(tmp_path_factory) -> agent.AgentFiles:
-    """An untrained V and M at small sizes, saved where every worker can load them."""
-    directory = tmp_path_factory.mktemp("models")
-    keras.utils.set_random_seed(0)
-    small_memory = dataclasses.replace(CI.memory, hidden_units=16, mixtures=2)
-    training.save_atomically(vision.build_vae(CI.vision), directory / "vae.keras")
-    training.save_atomically(memory.build_mdnrnn(small_memory, 32, 3), directory / "mdnrnn.keras")
-    return agent.AgentFiles(
-        "carracing", FrameConfig(), str(directory / "vae.keras"), str(directory / "mdnrnn.keras")
-    )
 
 
 def test_rollouts_on_dask_return_what_the_local_pool_returns(

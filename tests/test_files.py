@@ -7,24 +7,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from episode_checks import assert_same_episode
 
-from wmlib import files, rollouts
+from wmlib import files
 from wmlib.errors import WorldModelsError
-
-
-@pytest.fixture(scope="module")
-def episode():
-    return rollouts.run_episode("carracing", "brownian", seed=3, max_steps=15)
-
-
-def assert_same_episode(first, second):
-    for name in ("observations", "actions", "rewards"):
-        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
-    for name in ("terminated", "truncated", "seed", "policy"):
-        assert getattr(first, name) == getattr(second, name)
-    assert first.extras.keys() == second.extras.keys()
-    for name in first.extras:
-        np.testing.assert_array_equal(first.extras[name], second.extras[name])
 
 
 def test_save_then_load_round_trip_keeps_the_tasks_extras(episode, tmp_path):

@@ -8,23 +8,9 @@ import time
 
 import numpy as np
 import pytest
+from episode_checks import assert_same_episode
 
 from wmlib import config, files, pipeline, rollouts
-
-
-@pytest.fixture(scope="module")
-def episode():
-    return rollouts.run_episode("carracing", "brownian", seed=3, max_steps=15)
-
-
-def assert_same_episode(first, second):
-    for name in ("observations", "actions", "rewards"):
-        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
-    for name in ("terminated", "truncated", "seed", "policy"):
-        assert getattr(first, name) == getattr(second, name)
-    assert first.extras.keys() == second.extras.keys()
-    for name in first.extras:
-        np.testing.assert_array_equal(first.extras[name], second.extras[name])
 
 
 def test_an_episode_is_fixed_by_its_seed(episode):

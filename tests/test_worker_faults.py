@@ -17,7 +17,7 @@ import pytest
 from command_line import run_wmlib
 
 from wmlib import config, rollouts
-from wmlib.config import FrameConfig, PoolConfig
+from wmlib.config import PoolConfig
 from wmlib.pipeline import controller as controller_stage
 from wmlib.workers import WorkerError, WorkerPool, make_pool
 
@@ -51,26 +51,6 @@ def wait_for(condition, seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return condition()
-
-
-@pytest.fixture(scope="module")
-def agent_files(tmp_path_factory):
-    """An untrained V and a small untrained M, saved where workers can load them.
-
-    TensorFlow is imported here rather than at the top: the pools' workers import this module to
-    find its tasks, and should not spend seconds loading it.
-    """
-    from wmlib import agent, memory, training, vision
-    from wmlib.runtime import keras
-
-    directory = tmp_path_factory.mktemp("models")
-    keras.utils.set_random_seed(0)
-    small_memory = dataclasses.replace(CI.memory, hidden_units=16, mixtures=2)
-    training.save_atomically(vision.build_vae(CI.vision), directory / "vae.keras")
-    training.save_atomically(memory.build_mdnrnn(small_memory, 32, 3), directory / "mdnrnn.keras")
-    return agent.AgentFiles(
-        "carracing", FrameConfig(), str(directory / "vae.keras"), str(directory / "mdnrnn.keras")
-    )
 
 
 # Finding 9: --workers checked, and never more processes than tasks.

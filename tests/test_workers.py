@@ -1,40 +1,11 @@
 """The worker pool: results in order, and crashed, hung or failing tasks handled."""
 
-import os
 import time
-from pathlib import Path
 
 import pytest
+from worker_tasks import always_crash, crash_once, divide, hang_once, square
 
 from wmlib.workers import WorkerError, WorkerPool
-
-
-def square(x: int) -> int:
-    return x * x
-
-
-def crash_once(marker: str, value: int) -> int:
-    """Kill its own worker the first time it runs (as a segfault would), then succeed."""
-    if not Path(marker).exists():
-        Path(marker).touch()
-        os._exit(1)
-    return value
-
-
-def hang_once(marker: str, value: int) -> int:
-    """Hang the first time it runs, then succeed."""
-    if not Path(marker).exists():
-        Path(marker).touch()
-        time.sleep(3600)
-    return value
-
-
-def always_crash() -> None:
-    os._exit(3)
-
-
-def divide(x: int) -> float:
-    return 1 / x
 
 
 def test_map_returns_results_in_order():

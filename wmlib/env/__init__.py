@@ -62,6 +62,16 @@ class TaskError(WorldModelsError, ValueError):
     """A task or policy name that does not exist."""
 
 
+def __getattr__(name: str):
+    """`wmlib.env.FastCarRacing`, imported on first use: it brings in Gymnasium, Box2D and
+    pygame, which the modules that only ask for a `Task` never need."""
+    if name == "FastCarRacing":
+        from wmlib.env.fast_carracing import FastCarRacing
+
+        return FastCarRacing
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def task(name: str) -> Task:
     """The task called `name` (`Profile.task`), or a `TaskError` that lists the valid names."""
     if name not in TASKS:

@@ -1,4 +1,5 @@
-"""Tasks for test_cluster.py, in a module of their own so that Dask workers can import them."""
+"""Tasks for the tests of both pools (WorkerPool and DaskPool), in a module of their own: the
+workers import their tasks by name, and should not import a test module to do so."""
 
 import os
 import time
@@ -31,3 +32,15 @@ def hang() -> None:
 
 def reject(value: int) -> None:
     raise ValueError(f"{value} is not a valid rollout seed")
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def always_crash() -> None:
+    os._exit(3)
+
+
+def divide(x: int) -> float:
+    return 1 / x
