@@ -10,12 +10,15 @@ each task whose worker died or hung, up to `retries` times. A Python exception r
 itself is a bug, not bad luck: it is reported at once, with its traceback.
 """
 
+import ctypes
+import os
+import sys
 import time
 import traceback
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 
-from distributed import Client, Future, KilledWorker
+from distributed import Client, Future, KilledWorker, WorkerPlugin
 
 from wmlib.workers import WorkerError, too_many_failures
 
@@ -24,6 +27,28 @@ POLL_SECONDS = 0.1
 
 RESTART_SECONDS = 30
 """How long to wait for a restarted worker to come back before carrying on without it."""
+
+
+THRESHOLD_BYTES = 32 * 2**20
+"""How much freed memory a worker may keep, and the smallest block it maps on its own: the most
+that glibc's own (dynamic) thresholds grow to."""
+
+
+class KeepFreedMemory(WorkerPlugin):
+    """Undo Dask's `MALLOC_TRIM_THRESHOLD_=65536` in each worker, present and future.
+
+    Dask starts its workers with that variable (and sets it in the process that starts a local
+    cluster), so glibc returns every freed block over 64 kB to the system at once and stops
+    adapting the size above which it maps each block afresh. A rollout allocates and frees
+    frames and tensors at every step, and runs 2.5 times slower so (`bench/control.py`);
+    glibc's `mallopt` sets both thresholds back up.
+    """
+
+    def setup(self, worker) -> None:
+        if sys.platform == "linux" and "MALLOC_TRIM_THRESHOLD_" in os.environ:
+            libc = ctypes.CDLL("libc.so.6")
+            for setting in (-1, -3):  # <malloc.h>: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+                libc.mallopt(setting, THRESHOLD_BYTES)
 
 
 class DaskPool:
@@ -44,6 +69,7 @@ class DaskPool:
         self.lost_keys = set()
         """Keys of the tasks that were running on a worker when it left (the scheduler says)."""
         self.client.subscribe_topic("all", self._note_lost_tasks)
+        self.client.register_plugin(KeepFreedMemory(), name="wmlib-keep-freed-memory")
 
     def __enter__(self):
         return self
