@@ -18,3 +18,11 @@ def run_wmlib(*arguments: str, data: os.PathLike) -> subprocess.CompletedProcess
         env=environment,
         timeout=600,
     )
+
+
+SHRUNK = [
+    *("--profile", "ci", "--rollouts.episodes", "3", "--rollouts.max_steps", "20"),
+    *("--vision.batch_size", "8", "--control.training_steps", "20"),
+    *("--control.evaluation_episodes", "2", "--control.evaluation_steps", "20"),
+]
+"""The ci profile shrunk further, so that the whole pipeline runs in about half a minute."""

@@ -23,6 +23,18 @@ def tiny_profile(data_root):
     return dataclasses.replace(config.get("ci"), name="tiny", rollouts=rollouts)
 
 
+@pytest.fixture(scope="session")
+def built_by_all(tmp_path_factory):
+    """A data root in which `python -m wmlib all` (the ci profile shrunk) has run, and its run.
+
+    Shared by the tests of the command line and of reproducibility: read it, or copy it first.
+    """
+    from command_line import SHRUNK, run_wmlib
+
+    data = tmp_path_factory.mktemp("all") / "data"
+    return data, run_wmlib("all", *SHRUNK, data=data)
+
+
 @pytest.fixture(scope="module")
 def episode():
     """A short Brownian episode of CarRacing."""

@@ -4,26 +4,19 @@ import json
 import shutil
 
 import pytest
-from command_line import run_wmlib
+from command_line import SHRUNK, run_wmlib
 
 from wmlib import __main__ as command
 from wmlib import __version__, config, stages
 from wmlib.artefacts import MANIFEST, read_manifest
 
 CI = config.get("ci")
-OVERRIDES = [
-    *("--rollouts.episodes", "3", "--rollouts.max_steps", "20", "--vision.batch_size", "8"),
-    *("--control.evaluation_episodes", "2", "--control.evaluation_steps", "20"),
-    *("--control.training_steps", "20"),
-]
-"""The ci profile shrunk further, so that the whole pipeline runs in about half a minute."""
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A data root in which `python -m wmlib all --profile ci` (shrunk) has run, and its run."""
-    data = tmp_path_factory.mktemp("cli") / "data"
-    return data, run_wmlib("all", "--profile", "ci", *OVERRIDES, data=data)
+@pytest.fixture
+def built(built_by_all):
+    """The data root `python -m wmlib all` built (shared: copy it before changing it)."""
+    return built_by_all
 
 
 def test_all_builds_every_stage(built):
@@ -53,9 +46,7 @@ def test_status_prints_a_row_per_stage(built):
 def test_a_grown_generation_budget_continues_the_search(built, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(built[0], data)
-    run = run_wmlib(
-        "controller", "--profile", "ci", *OVERRIDES, "--control.generations", "3", data=data
-    )
+    run = run_wmlib("controller", *SHRUNK, "--control.generations", "3", data=data)
     assert run.returncode == 0, run.stderr
     history = json.loads((data / "ci" / "carracing" / "controller" / "history.json").read_text())
     assert [record["generation"] for record in history] == [1, 2, 3]
@@ -65,9 +56,7 @@ def test_a_grown_generation_budget_continues_the_search(built, tmp_path):
 def test_a_changed_setting_is_refused_in_one_line(built, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(built[0], data)
-    run = run_wmlib(
-        "controller", "--profile", "ci", *OVERRIDES, "--control.weight_decay", "0.5", data=data
-    )
+    run = run_wmlib("controller", *SHRUNK, "--control.weight_decay", "0.5", data=data)
     assert run.returncode == 1
     assert run.stderr.startswith("error: ") and run.stderr.count("\n") == 1
     assert "control.weight_decay 0.01 → 0.5" in run.stderr

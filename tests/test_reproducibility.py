@@ -5,35 +5,28 @@ import json
 
 import numpy as np
 import pytest
-from command_line import run_wmlib
+from command_line import SHRUNK, run_wmlib
 
-from wmlib.runtime import keras
+from wmlib import memory, training, vision  # noqa: F401  (Keras loads V and M by class)
 
-OVERRIDES = [
-    *("--profile", "ci", "--rollouts.episodes", "3", "--rollouts.max_steps", "20"),
-    *("--vision.batch_size", "8", "--control.training_steps", "15"),
-    *("--control.evaluation_episodes", "2", "--control.evaluation_steps", "15"),
-]
-"""The ci profile shrunk so that the whole pipeline runs twice in about a minute."""
 FULL_AGENT = ["collect", "vae", "latents", "mdnrnn", "controller", "evaluation"]
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
+def two_runs(built_by_all, tmp_path_factory):
     """Data roots built by `all` in one process, and by one process per stage."""
-    together, apart = (tmp_path_factory.mktemp(name) / "data" for name in ("together", "apart"))
-    assert run_wmlib("all", *OVERRIDES, data=together).returncode == 0
+    together, run = built_by_all
+    assert run.returncode == 0, run.stderr[-2000:]
+    apart = tmp_path_factory.mktemp("apart") / "data"
     for stage in FULL_AGENT:
-        run = run_wmlib(stage, *OVERRIDES, data=apart)
+        run = run_wmlib(stage, *SHRUNK, data=apart)
         assert run.returncode == 0, run.stderr[-2000:]
     return together / "ci" / "carracing", apart / "ci" / "carracing"
 
 
 @pytest.mark.parametrize("model", ["vae/vae.keras", "mdnrnn/mdnrnn.keras"])
 def test_v_and_m_are_the_same_whichever_stages_shared_the_process(two_runs, model):
-    weights = [
-        keras.models.load_model(root / model, compile=False).get_weights() for root in two_runs
-    ]
+    weights = [training.load_model(root / model, compile=False).get_weights() for root in two_runs]
     for together, apart in zip(*weights, strict=True):
         np.testing.assert_array_equal(together, apart)
 
