@@ -3,10 +3,10 @@ as the local worker pool, and a whole controller search run through `--scheduler
 
 import dataclasses
 import json
-import subprocess
-import sys
+import shutil
 
 import numpy as np
+from command_line import SHRUNK, run_wmlib
 
 from wmlib import agent, config
 from wmlib.workers import SCHEDULER_VARIABLE
@@ -30,19 +30,21 @@ def test_rollouts_on_dask_return_what_the_local_pool_returns(
     np.testing.assert_array_equal(returns, expected)
 
 
-def test_the_command_line_searches_for_c_on_a_dask_scheduler(data_root, dask_scheduler):
-    command = [sys.executable, "-m", "wmlib", "controller", "--profile", "ci"]
-    budget = ["--rollouts.episodes", "3", "--rollouts.max_steps", "30", "--vision.batch_size"]
-    budget += ["16", "--control.training_steps", "15", "--control.evaluation_steps", "15"]
-    result = subprocess.run(
-        [*command, *budget, "--scheduler", dask_scheduler],
-        capture_output=True,
-        text=True,
-        timeout=600,
+def test_the_command_line_searches_for_c_on_a_dask_scheduler(
+    built_by_all, dask_scheduler, tmp_path
+):
+    data = tmp_path / "data"
+    shutil.copytree(built_by_all[0], data)
+    run = run_wmlib(
+        "controller",
+        *SHRUNK,
+        "--control.generations",
+        "3",
+        "--scheduler",
+        dask_scheduler,
+        data=data,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "controller: parameters 867, generations 2" in result.stdout
-    history = json.loads(
-        (data_root / "ci" / "carracing" / "controller" / "history.json").read_text()
-    )
-    assert [record["generation"] for record in history] == [1, 2]
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "controller: parameters 867, generations 3" in run.stdout
+    history = json.loads((data / "ci" / "carracing" / "controller" / "history.json").read_text())
+    assert [record["generation"] for record in history] == [1, 2, 3]
