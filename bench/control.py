@@ -4,8 +4,9 @@ locally and on Dask.
     python bench/control.py [--steps 500]
 
 1. One process, TensorFlow on one thread (as in a rollout worker): the V+M+C agent drives the
-   same episodes alone and 4 in lock-step; the time spent in the agent's `act` (V, M and C) is
-   set against the time spent in the environment (its steps, resets and rendering).
+   same episodes 1, 4, 8 and 16 in lock-step; the time spent in the agent's `act` (V, M and C)
+   per environment step is set against a step of Gymnasium's own CarRacing-v3 (the speed
+   issue's goal: ≤ 0.10 of it) and against FastCarRacing's (its steps, resets and rendering).
 2. `agent.Rollouts` scoring 16 candidates on one track each with 1 and with 2 local worker
    processes, then with 2 Dask workers of a `LocalCluster` on this machine (the same code path
    as a cluster of machines), each after a warm-up that loads V and M in every worker.
@@ -24,9 +25,12 @@ import numpy as np
 from distributed import LocalCluster
 
 from wmlib import agent, config, memory, vision
-from wmlib.env import task
+from wmlib.env import carracing, task
 from wmlib.runtime import use_one_thread
 from wmlib.workers import SCHEDULER_VARIABLE
+
+LOCK_STEP_SIZES = (1, 4, 8, 16)
+"""Environments driven in lock-step, one batch of V and M per step (`environments_per_task`)."""
 
 
 class TimedAgent:
@@ -48,12 +52,29 @@ class TimedAgent:
         self.agent.keep(rows)
 
 
-def agent_cost(steps: int, episodes: int = 4) -> None:
-    """Drive `episodes` episodes 1 and 4 at a time; split the time into agent and environment."""
+def stock_step_seconds(steps: int) -> float:
+    """Seconds per step of Gymnasium's own CarRacing-v3 on a Brownian episode, the yardstick."""
+    environment = carracing.make_env(steps, renderer="gymnasium")
+    policy = carracing.BrownianPolicy()
+    policy.reset(np.random.default_rng(0), carracing.RAW_SHAPE)
+    environment.reset(seed=0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        environment.step(policy.act(None))
+    environment.close()
+    return (time.perf_counter() - start) / steps
+
+
+def agent_cost(steps: int, episodes: int = 16) -> None:
+    """Drive `episodes` episodes at each lock-step size; set the agent's time per environment
+    step against the stock environment's step and against the fast one's."""
     profile = config.get("small")
     driver = agent.Agent(*untrained_models(profile), task(profile.task), profile.frame)
     parameters = np.random.default_rng(0).normal(scale=0.1, size=(episodes, 867))
-    for batch, report in ((4, False), (1, True), (4, True)):  # the first pass compiles V and M
+    stock = stock_step_seconds(steps)
+    print(f"Gymnasium's CarRacing-v3: {stock * 1e3:.2f} ms a step")
+    for batch in LOCK_STEP_SIZES:
+        agent.drive(driver, parameters[:batch], list(range(batch)), 2)  # compiles V and M
         timed = TimedAgent(driver)
         start = time.perf_counter()
         for first in range(0, episodes, batch):
@@ -61,12 +82,11 @@ def agent_cost(steps: int, episodes: int = 4) -> None:
             agent.drive(timed, parameters[first : first + batch], seeds, steps)
         environment = time.perf_counter() - start - timed.seconds
         played = episodes * steps
-        if report:
-            print(
-                f"{batch} in lock-step: environment {environment / played * 1e3:.2f} ms a step "
-                f"({played / environment:.0f} steps/s), agent {timed.seconds / played * 1e3:.2f}"
-                f" ms a step, {timed.seconds / environment:.0%} of the environment's time"
-            )
+        print(
+            f"{batch:2d} in lock-step: agent {timed.seconds / played * 1e3:.2f} ms a step, "
+            f"{timed.seconds / played / stock:.3f} of the stock step (goal ≤ 0.10); "
+            f"FastCarRacing {environment / played * 1e3:.2f} ms a step"
+        )
 
 
 def untrained_models(profile: config.Profile):

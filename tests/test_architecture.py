@@ -12,7 +12,7 @@ LAYERS = [
     {"config", "files", "workers", "cluster", "evolution", "toy_data", "plots"},
     {"env", "env.frames", "env.carracing", "env.fast_carracing", "runtime"},
     {"rollouts", "training", "controller", "media"},
-    {"vision", "mixture", "search"},
+    {"vision", "frame_store", "mixture", "search"},
     {"memory"},
     {"agent", "widgets"},
     {"artefacts"},

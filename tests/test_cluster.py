@@ -1,5 +1,6 @@
 """The Dask pool on a real local cluster: same results as WorkerPool, failures handled alike."""
 
+import os
 import time
 from pathlib import Path
 
@@ -7,9 +8,9 @@ import pytest
 import worker_tasks
 
 from wmlib import config
-from wmlib.cluster import DaskPool
+from wmlib.cluster import DaskPool, HideGPU
 from wmlib.config import FrameConfig, PoolConfig
-from wmlib.workers import SCHEDULER_VARIABLE, WorkerError, WorkerPool
+from wmlib.workers import GPU_VARIABLE, NO_GPU, SCHEDULER_VARIABLE, WorkerError, WorkerPool
 
 CI = config.get("ci")
 
@@ -71,3 +72,16 @@ def test_an_exception_in_a_task_is_reported_with_its_traceback_not_retried(dask_
             pool.map(worker_tasks.reject, [(3,)])
         assert pool.replaced == 0
     assert time.monotonic() - start < 10
+
+
+def test_workers_see_no_gpu_and_the_client_keeps_its_own(dask_scheduler, monkeypatch):
+    monkeypatch.setenv(GPU_VARIABLE, "0")  # the GPU that training uses
+    with DaskPool(dask_scheduler, time_limit=60) as pool:
+        assert pool.map(worker_tasks.gpu_view, [()]) == [(NO_GPU, [])]
+    assert os.environ[GPU_VARIABLE] == "0"
+
+
+def test_a_worker_thread_of_the_clients_own_process_keeps_the_gpu(monkeypatch):
+    monkeypatch.setenv(GPU_VARIABLE, "0")
+    HideGPU().setup(worker=None)
+    assert os.environ[GPU_VARIABLE] == "0"

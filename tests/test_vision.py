@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from command_line import run_wmlib
 
-from wmlib import artefacts, config, files, pipeline, rollouts, training, vision
+from wmlib import artefacts, config, files, pipeline, training, vision
 from wmlib.runtime import keras, tf
 
 TINY = config.VisionConfig(batch_size=8, epochs=1, shuffle_buffer=64)
@@ -117,64 +117,6 @@ def test_a_saved_v_keeps_where_its_sampling_noise_had_got_to(tmp_path):
     loaded = keras.models.load_model(tmp_path / "vae.keras")
     np.testing.assert_array_equal(
         loaded.sampling.seed_generator.state.numpy(), vae.sampling.seed_generator.state.numpy()
-    )
-
-
-def synthetic_episodes(directory, count, steps=12):
-    """Episode files whose frames all have the grey level 10 · (episode index + 1)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    template = rollouts.run_episode("carracing", "uniform", seed=0, max_steps=steps)
-    paths = []
-    for index in range(count):
-        frames = np.full_like(template.observations, 10 * (index + 1))
-        episode = dataclasses.replace(template, observations=frames, seed=index)
-        paths.append(files.episode_path(directory, index))
-        files.save_episode(episode, paths[-1])
-    return paths
-
-
-def test_frame_dataset_mixes_episodes(tmp_path):
-    paths = synthetic_episodes(tmp_path, 4)
-    batches = list(vision.frame_dataset(paths, TINY))
-    assert len(batches) == 4 * 12 // TINY.batch_size
-    levels = {round(float(value) * 255) for value in np.unique(batches[0].numpy())}
-    assert len(levels) > 1 and levels <= {10, 20, 30, 40}
-
-
-def test_each_epoch_has_its_own_order_whichever_epoch_training_starts_at(tmp_path):
-    paths = synthetic_episodes(tmp_path, 4)
-    settings = dataclasses.replace(TINY, epochs=2)
-    from_the_start = [batch.numpy() for batch in vision.training_frames(paths, settings, 0)]
-    from_epoch_one = [batch.numpy() for batch in vision.training_frames(paths, settings, 1)]
-    per_epoch = len(from_the_start) // 2
-    assert len(from_epoch_one) == per_epoch
-    np.testing.assert_array_equal(from_the_start[per_epoch:], from_epoch_one)
-    assert not np.array_equal(from_the_start[:per_epoch], from_epoch_one)
-
-
-def test_training_resumes_from_its_last_epoch(tmp_path):
-    paths = synthetic_episodes(tmp_path / "episodes", 3)
-    settings = dataclasses.replace(TINY, epochs=2)
-    steps = files.count_steps(paths) // settings.batch_size
-    directory = tmp_path / "vae"
-
-    def data(first_epoch):
-        return vision.training_frames(paths, settings, first_epoch)
-
-    first, history = training.fit_resumable(
-        lambda: vision.build_vae(settings), data, steps, 1, directory
-    )
-    assert [row["epoch"] for row in history] == [1]
-    after_one = [weight.numpy() for weight in first.weights]
-
-    def never_build():
-        raise AssertionError("resuming must load the checkpoint, not build a new model")
-
-    resumed, history = training.fit_resumable(never_build, data, steps, 2, directory)
-    assert [row["epoch"] for row in history] == [1, 2]
-    assert int(resumed.optimizer.iterations.numpy()) == 2 * steps
-    assert any(
-        not np.array_equal(a, b.numpy()) for a, b in zip(after_one, resumed.weights, strict=True)
     )
 
 

@@ -1,11 +1,20 @@
 """The worker pool: results in order, and crashed, hung or failing tasks handled."""
 
+import os
 import time
 
 import pytest
-from worker_tasks import always_crash, crash_once, divide, hang_once, square
+from worker_tasks import (
+    always_crash,
+    crash_once,
+    divide,
+    environment_variable,
+    gpu_view,
+    hang_once,
+    square,
+)
 
-from wmlib.workers import WorkerError, WorkerPool
+from wmlib.workers import GPU_VARIABLE, NO_GPU, WorkerError, WorkerPool
 
 
 def test_map_returns_results_in_order():
@@ -51,3 +60,17 @@ def test_an_exception_in_a_task_is_reported_with_its_traceback_not_retried():
 def test_a_pool_needs_a_worker():
     with pytest.raises(ValueError, match="at least one worker"):
         WorkerPool(0, time_limit=1)
+
+
+def test_workers_see_no_gpu_and_the_parent_keeps_its_own(monkeypatch):
+    monkeypatch.setenv(GPU_VARIABLE, "0")  # the GPU that training uses
+    with WorkerPool(1, time_limit=60) as pool:
+        assert pool.map(gpu_view, [()]) == [(NO_GPU, [])]
+    assert os.environ[GPU_VARIABLE] == "0"
+
+
+def test_a_parent_that_names_no_gpu_is_left_naming_none(monkeypatch):
+    monkeypatch.delenv(GPU_VARIABLE, raising=False)
+    with WorkerPool(1, time_limit=60) as pool:
+        assert pool.map(environment_variable, [(GPU_VARIABLE,)]) == [NO_GPU]
+    assert GPU_VARIABLE not in os.environ

@@ -44,3 +44,16 @@ def always_crash() -> None:
 
 def divide(x: int) -> float:
     return 1 / x
+
+
+def environment_variable(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def gpu_view() -> tuple[str | None, list[str]]:
+    """What a worker sees of the GPU: CUDA_VISIBLE_DEVICES, and the GPUs TensorFlow lists."""
+    from wmlib.runtime import tf  # TensorFlow, in the workers of the tests that ask for it only
+
+    return os.environ.get("CUDA_VISIBLE_DEVICES"), [
+        gpu.name for gpu in tf.config.list_physical_devices("GPU")
+    ]

@@ -15,7 +15,8 @@ from wmlib import controller, memory, training, vision
 from wmlib.config import ControlConfig, FrameConfig, PoolConfig
 from wmlib.env import Task
 from wmlib.env import task as get_task
-from wmlib.runtime import use_one_thread
+from wmlib.files import FRAME_SHAPE
+from wmlib.runtime import tf, use_one_thread
 from wmlib.workers import make_pool, worker_count
 
 
@@ -26,6 +27,11 @@ class Agent:
     sampled z (the paper feeds C a sample, not μ), seeded by the episode's seed so that a rollout
     is the same whichever worker plays it and whichever other rollouts share its batch.
     `mdnrnn=None` is the paper's z-only ablation: M is not run at all.
+
+    One compiled call per step runs V on the new frames and lets M take in the previous step,
+    whose z and action are kept until then. V and M always run on the whole batch of `reset`:
+    rows whose episode ended are fed blank frames and dropped from the actions, so that the
+    compiled call keeps its shapes and is never compiled again while episodes end.
     """
 
     def __init__(
@@ -41,28 +47,50 @@ class Agent:
         """Start a batch of episodes: one row of controller parameters per seed."""
         self.parameters = np.asarray(parameters, dtype=np.float32).reshape(len(seeds), -1)
         self.noise = [np.random.default_rng(seed) for seed in seeds]
+        self.running = np.arange(len(seeds))
         self.state = None if self.mdnrnn is None else self.mdnrnn.initial_state(len(seeds))
+        self.previous = None
 
     def act(self, observations: np.ndarray) -> np.ndarray:
-        """Actions for a batch of raw observations: encode, decide, then let M remember."""
-        frames = self.task.preprocess(observations, self.frame_config)
-        mean, log_variance = vision.encode(self.vae, frames)
-        epsilon = np.stack([noise.standard_normal(mean.shape[-1]) for noise in self.noise])
-        z = (mean + np.exp(0.5 * log_variance) * epsilon).astype(np.float32)
-        squash = self.task.controller_action
-        if self.mdnrnn is None:
-            return controller.act(self.parameters, z, squash)
-        hidden = np.asarray(self.state[0])
-        actions = controller.act(self.parameters, np.concatenate([z, hidden], axis=-1), squash)
-        _, _, self.state = self.mdnrnn.step(z, actions, self.state)
-        return actions
+        """Actions for the raw observations of the episodes still running (`keep`), in order."""
+        frames = np.zeros((len(self.parameters), *FRAME_SHAPE), np.uint8)
+        frames[self.running] = self.task.preprocess(observations, self.frame_config)
+        epsilon = np.zeros((len(self.parameters), self.vae.latent_size), np.float32)
+        epsilon[self.running] = [
+            self.noise[row].standard_normal(len(epsilon[0])) for row in self.running
+        ]
+        if self.previous is None:
+            z = self.see(frames, epsilon)
+        else:
+            z, self.state = self.remember_and_see(*self.state, *self.previous, frames, epsilon)
+        features = np.asarray(z)
+        if self.mdnrnn is not None:
+            features = np.concatenate([features, np.asarray(self.state[0])], axis=-1)
+        actions = controller.act(self.parameters, features, self.task.controller_action)
+        if self.mdnrnn is not None:
+            self.previous = (z, actions)
+        return actions[self.running]
 
     def keep(self, rows: list[int]) -> None:
-        """Carry on with the environments in `rows` only (the others' episodes ended)."""
-        self.parameters = self.parameters[rows]
-        self.noise = [self.noise[row] for row in rows]
-        if self.state is not None:
-            self.state = tuple(np.asarray(part)[rows] for part in self.state)
+        """Carry on with the running episodes at positions `rows` only (the others ended)."""
+        self.running = self.running[rows]
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def see(self, frames, epsilon):
+        """V, compiled: uint8 frames → z = μ + σ·ε, with the noise ε given."""
+        mean, log_variance = self.vae.encoder(vision.to_float(frames), training=False)
+        return mean + tf.exp(0.5 * log_variance) * epsilon
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def remember_and_see(self, h, c, z, actions, frames, epsilon):
+        """M and V in one compiled call: M takes in the previous step (z, a), V the new frames.
+
+        Returns (z, (h, c)). On a CPU, one XLA-compiled call for both costs ~0.6 of two calls
+        of TensorFlow's graph executor (bench/control.py), which at small batches is mostly
+        overhead; the models are attributes, not arguments, so that a call is cheap to match.
+        """
+        state = self.mdnrnn.remember(z, actions, (h, c))
+        return self.see(frames, epsilon), state
 
 
 def drive(

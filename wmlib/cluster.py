@@ -12,6 +12,7 @@ itself is a bug, not bad luck: it is reported at once, with its traceback.
 
 import ctypes
 import os
+import socket
 import sys
 import time
 import traceback
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from distributed import Client, Future, KilledWorker, WorkerPlugin
 
-from wmlib.workers import WorkerError, too_many_failures
+from wmlib.workers import GPU_VARIABLE, NO_GPU, WorkerError, too_many_failures
 
 POLL_SECONDS = 0.1
 """How often to look at the running tasks: finished, raised, lost with their worker, or late."""
@@ -51,13 +52,35 @@ class KeepFreedMemory(WorkerPlugin):
                 libc.mallopt(setting, THRESHOLD_BYTES)
 
 
+class HideGPU(WorkerPlugin):
+    """Hide the GPU from each worker, present and future, as `WorkerPool` hides it from its own.
+
+    A worker runs this before its first task, so before a task imports TensorFlow (a worker that
+    had already loaded it for another client keeps the devices it found). A worker that is a
+    thread of the client's own process (`LocalCluster(processes=False)`) is left alone: its
+    environment is the training's.
+    """
+
+    def __init__(self):
+        self.client_process = _this_process()
+
+    def setup(self, worker) -> None:
+        if _this_process() != self.client_process:
+            os.environ[GPU_VARIABLE] = NO_GPU
+
+
+def _this_process() -> tuple[str, int]:
+    """The machine and process this runs in."""
+    return socket.gethostname(), os.getpid()
+
+
 class DaskPool:
     """Tasks on a Dask cluster, with a time limit, retried when their worker dies or hangs.
 
     Start the workers with one thread each (`--nthreads 1`): a rollout keeps a core busy, and a
     task's clock only measures the task if its worker runs nothing else. Keep the workers under
-    their nanny (the default), which is what restarts a hung one. The cluster is not ours: `close`
-    disconnects from it and leaves it running.
+    their nanny (the default), which is what restarts a hung one. They see no GPU (`HideGPU`).
+    The cluster is not ours: `close` disconnects from it and leaves it running.
     """
 
     def __init__(self, scheduler: str, time_limit: float, retries: int = 2):
@@ -70,6 +93,7 @@ class DaskPool:
         """Keys of the tasks that were running on a worker when it left (the scheduler says)."""
         self.client.subscribe_topic("all", self._note_lost_tasks)
         self.client.register_plugin(KeepFreedMemory(), name="wmlib-keep-freed-memory")
+        self.client.register_plugin(HideGPU(), name="wmlib-hide-gpu")
 
     def __enter__(self):
         return self

@@ -12,7 +12,7 @@ from wmlib import training
 from wmlib.errors import WorldModelsError
 from wmlib.files import load_latents, read_episode_arrays
 from wmlib.mixture import MixtureDensityHead, gmm_log_likelihood, sample
-from wmlib.runtime import keras, on_gpu, tf
+from wmlib.runtime import keras, tf
 
 
 def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
@@ -122,9 +122,15 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
         Runs the LSTM's own cell, so stepping one step at a time gives exactly what the whole
         sequence gives.
         """
+        h, c = self.remember(z, action, state)
+        return self.head(h), self.done_head(h)[..., 0], (h, c)
+
+    def remember(self, z, action, state):
+        """The LSTM's cell alone: (z_t, a_t, (h, c)) → (h', c'), without the heads' predictions
+        (all the agent needs, inside its own compiled step)."""
         inputs = tf.concat([tf.cast(z, tf.float32), tf.cast(action, tf.float32)], axis=-1)
         h, (_, c) = self.lstm.cell(inputs, list(state))
-        return self.head(h), self.done_head(h)[..., 0], (h, c)
+        return h, c
 
     def predict_next(self, z, action, state, temperature: float, rng: np.random.Generator):
         """Sample z_{t+1} at a temperature: (z_t, a_t, state) → (z_{t+1}, P(done), state')."""
@@ -134,12 +140,16 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
 
 
 def build_mdnrnn(config, latent_size: int, action_size: int) -> MDNRNN:
-    """A new, compiled MDN-RNN with the config's sizes, seed, optimiser and gradient clipping."""
+    """A new, compiled MDN-RNN with the config's sizes, seed, optimiser and gradient clipping.
+
+    Without XLA: on a GPU, Keras' LSTM runs cuDNN's kernel, which XLA cannot compile (Keras would
+    turn XLA off with a warning); on a CPU, XLA made V's training slower (`vision.build_vae`).
+    """
     model = MDNRNN(latent_size, action_size, config.hidden_units, config.mixtures, config.seed)
     model(tf.zeros((1, 2, latent_size + action_size)))
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip),
-        jit_compile=on_gpu(),
+        jit_compile=False,
     )
     return model
 

@@ -6,6 +6,10 @@ neither `TF_CPP_MIN_LOG_LEVEL` nor Python's `warnings` can stop them reaching a 
 outputs. The library imports TensorFlow once, here, with file descriptor 2 pointed at /dev/null
 for the duration of the import and of the GPU probe. Every module that needs TensorFlow imports
 `tf` and `keras` from this one. Errors are not hidden: a failed import still raises.
+
+The GPU, if there is one, is for training, and shared: TensorFlow takes its memory as it needs it
+(`grow_gpu_memory`) rather than all at once. Rollout workers never see it: `wmlib.workers` hides
+it from them as they start, since a worker's import of this module would be too late for that.
 """
 
 import contextlib
@@ -30,11 +34,21 @@ def silenced_stderr():
         os.close(saved)
 
 
+def grow_gpu_memory(gpus: list) -> None:
+    """Let TensorFlow take memory on each of `gpus` as it needs it, rather than nearly all of it
+    at its first operation (its default), so that another process (a notebook, a benchmark) can
+    use the GPU too. TensorFlow refuses the setting once it has started, so this module makes it
+    right after the GPU probe."""
+    for gpu in gpus:
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+
 with silenced_stderr():
     import keras
     import tensorflow as tf
 
     GPUS = tf.config.list_physical_devices("GPU")
+    grow_gpu_memory(GPUS)
 
 
 def on_gpu() -> bool:

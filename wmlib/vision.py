@@ -16,7 +16,7 @@ import numpy as np
 from wmlib import training
 from wmlib.config import VisionConfig
 from wmlib.errors import WorldModelsError
-from wmlib.files import FRAME_SHAPE, read_episode_arrays
+from wmlib.files import FRAME_SHAPE
 from wmlib.runtime import keras, on_gpu, tf
 
 
@@ -205,48 +205,6 @@ def split_episodes(paths: list[Path], validation_fraction: float) -> tuple[list,
             f"collect at least two (RolloutConfig.episodes)."
         )
     return paths[:-held_out], paths[-held_out:]
-
-
-def frame_dataset(
-    paths: list[Path], config: VisionConfig, shuffle: bool = True, epoch: int = 0
-) -> tf.data.Dataset:
-    """One pass over the frames of episode files, in batches of frames in [0, 1].
-
-    Episodes are visited in a random order, eight at a time, their frames interleaved and
-    shuffled through a buffer, so that a batch mixes many episodes while only the buffer is held
-    in memory, at any data-set size. The order depends on the seed and the `epoch` only, so a
-    resumed training sees exactly the batches an uninterrupted one would have.
-    """
-
-    def frames_of(path):
-        yield from read_episode_arrays(path.decode(), ["observations"])["observations"]
-
-    def read(path):
-        signature = tf.TensorSpec(FRAME_SHAPE, tf.uint8)
-        return tf.data.Dataset.from_generator(frames_of, args=(path,), output_signature=signature)
-
-    seed = config.seed + epoch
-    dataset = tf.data.Dataset.from_tensor_slices([str(path) for path in paths])
-    if shuffle:
-        dataset = dataset.shuffle(len(paths), seed=seed)
-    dataset = dataset.interleave(
-        read, cycle_length=min(8, len(paths)), num_parallel_calls=tf.data.AUTOTUNE
-    )
-    if shuffle:
-        dataset = dataset.shuffle(config.shuffle_buffer, seed=seed)
-    dataset = dataset.batch(config.batch_size, drop_remainder=shuffle)
-    return dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
-def training_frames(paths: list[Path], config: VisionConfig, first_epoch: int) -> tf.data.Dataset:
-    """The training batches of every epoch from `first_epoch` to `config.epochs`, one pass each."""
-    epochs = [
-        frame_dataset(paths, config, epoch=epoch) for epoch in range(first_epoch, config.epochs)
-    ]
-    dataset = epochs[0]
-    for following in epochs[1:]:
-        dataset = dataset.concatenate(following)
-    return dataset
 
 
 def dimensions_by_activity(means: np.ndarray) -> np.ndarray:

@@ -10,10 +10,12 @@ exception raised by the task itself is a bug, not bad luck, so it is reported at
 retried.
 
 Workers are spawned (never forked), so they start clean of any TensorFlow state the parent holds,
-and they live as long as the pool: whatever a task caches in its process (a loaded V and M) is
-loaded once per worker, not once per rollout. A worker is started only when there is a task for
-it, so a pool never holds more processes than it was given tasks. The parent alone answers
-Ctrl-C (and kills its workers); a worker whose parent dies ends at once.
+and they never see the GPU: a rollout runs V and M on the CPU, one thread per worker, and a worker
+that touched the GPU would take memory that training needs. They live as long as the pool:
+whatever a task caches in its process (a loaded V and M) is loaded once per worker, not once per
+rollout. A worker is started only when there is a task for it, so a pool never holds more
+processes than it was given tasks. The parent alone answers Ctrl-C (and kills its workers); a
+worker whose parent dies ends at once.
 """
 
 import collections
@@ -32,6 +34,9 @@ from wmlib.errors import WorldModelsError
 SCHEDULER_VARIABLE = "WM_DASK_SCHEDULER"
 """Names a Dask scheduler (`tcp://HOST:PORT`) to run rollouts on instead of local processes;
 `python -m wmlib --scheduler` sets it."""
+
+GPU_VARIABLE, NO_GPU = "CUDA_VISIBLE_DEVICES", "-1"
+"""CUDA shows a process the GPUs this variable lists, up to an invalid entry: none for "-1"."""
 
 JOIN_SECONDS = 5
 """How long to wait for a worker that closed its pipe to exit, so that its exit code is known."""
@@ -158,13 +163,28 @@ def _ctrl_c_blocked():
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+@contextlib.contextmanager
+def _gpu_hidden():
+    """Hide the GPU from the processes started meanwhile. A spawned process inherits this
+    environment before it runs a line of Python (such as the parent's main module, imported again,
+    which may import TensorFlow): set in the worker, the variable could come too late."""
+    saved = os.environ.get(GPU_VARIABLE)
+    os.environ[GPU_VARIABLE] = NO_GPU
+    try:
+        yield
+    finally:
+        os.environ.pop(GPU_VARIABLE)
+        if saved is not None:  # the parent keeps its own GPUs
+            os.environ[GPU_VARIABLE] = saved
+
+
 class _Worker:
     """One spawned process and our end of its pipe."""
 
     def __init__(self, context):
         self.pipe, child_pipe = context.Pipe()
         self.process = context.Process(target=_serve, args=(child_pipe,), daemon=True)
-        with _ctrl_c_blocked():
+        with _ctrl_c_blocked(), _gpu_hidden():
             self.process.start()
         child_pipe.close()
         self.task = None

@@ -72,7 +72,7 @@ def vae_dir(profile: config.Profile | None = None) -> Path:
 
 def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     """The profile's trained ConvVAE, training it (and collecting its data) if needed."""
-    from wmlib import training, vision  # TensorFlow is imported only by the stages that use it
+    from wmlib import frame_store, training, vision  # TensorFlow only in the stages using it
     from wmlib.runtime import keras
 
     profile = profile or config.active()
@@ -80,6 +80,7 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     paths = ensure_episodes(profile, workers)
     directory = vae_dir(profile)
     model_path = directory / "vae.keras"
+    store = directory / "frames"
 
     def make() -> dict:
         keras.utils.set_random_seed(settings.seed)
@@ -93,16 +94,19 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
                 f"{settings.batch_size}). Record more (rollouts.episodes, rollouts.max_steps) "
                 f"or lower vision.batch_size."
             )
+        train = frame_store.write_frame_store(train, store)
+        validation = frame_store.write_frame_store(validation, store)
         vae, history = training.fit_resumable(
             lambda: vision.build_vae(settings),
-            lambda first_epoch: vision.training_frames(train, settings, first_epoch),
+            lambda first_epoch: frame_store.training_frames(train, settings, first_epoch),
             steps_per_epoch=frames // settings.batch_size,
             epochs=settings.epochs,
             directory=directory,
-            validation_data=vision.frame_dataset(validation, settings, shuffle=False),
+            validation_data=frame_store.frame_dataset(validation, settings, shuffle=False),
             validation_steps=-(-validation_frames // settings.batch_size),
         )
         training.save_atomically(vae, model_path)
+        frame_store.remove_frame_store(store)
         return {"training_frames": frames, "validation_episodes": len(validation), **history[-1]}
 
     inputs = {"episodes": episodes_dir(profile)}
