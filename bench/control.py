@@ -4,18 +4,21 @@ locally and on Dask.
     python bench/control.py [--steps 500]
 
 1. One process, TensorFlow on one thread (as in a rollout worker): the V+M+C agent drives the
-   same episodes 1, 4, 8 and 16 in lock-step; the time spent in the agent's `act` (V, M and C)
+   same episodes 1, 4, 8, 16 and 32 in lock-step; the time spent in the agent's `act` (V, M and C)
    per environment step is set against a step of Gymnasium's own CarRacing-v3 (the speed
    issue's goal: ≤ 0.10 of it) and against FastCarRacing's (its steps, resets and rendering).
-2. `agent.Rollouts` scoring 16 candidates on one track each with 1 and with 2 local worker
-   processes, then with 2 Dask workers of a `LocalCluster` on this machine (the same code path
-   as a cluster of machines), each after a warm-up that loads V and M in every worker.
+2. `agent.Rollouts` scoring a `small` generation (16 candidates × 2 tracks): with 2 local worker
+   processes at each lock-step size (`environments_per_task`, chosen from these numbers); at the
+   profile's size with 1 and 2 local workers, then with 2 Dask workers of a `LocalCluster` on
+   this machine (the same code path as a cluster of machines), each after a warm-up that loads
+   V and M in every worker.
 
 V and M are untrained: their cost does not depend on their weights. The numbers measured on the
 project's machine are in bench/README.md.
 """
 
 import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -29,7 +32,7 @@ from wmlib.env import carracing, task
 from wmlib.runtime import use_one_thread
 from wmlib.workers import SCHEDULER_VARIABLE
 
-LOCK_STEP_SIZES = (1, 4, 8, 16)
+LOCK_STEP_SIZES = (1, 4, 8, 16, 32)
 """Environments driven in lock-step, one batch of V and M per step (`environments_per_task`)."""
 
 
@@ -65,7 +68,7 @@ def stock_step_seconds(steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def agent_cost(steps: int, episodes: int = 16) -> None:
+def agent_cost(steps: int, episodes: int = 32) -> None:
     """Drive `episodes` episodes at each lock-step size; set the agent's time per environment
     step against the stock environment's step and against the fast one's."""
     profile = config.get("small")
@@ -97,28 +100,38 @@ def untrained_models(profile: config.Profile):
 
 
 def rollout_rate(files: agent.AgentFiles, settings, workers: int, steps: int) -> float:
-    """Agent steps per second of 16 one-track rollouts, after a warm-up that loads V and M."""
-    candidates = np.random.default_rng(0).normal(scale=0.1, size=(16, 867))
+    """Agent steps per second of a `small` generation's rollouts (16 candidates × 2 tracks),
+    after a warm-up that loads V and M in every worker and compiles them for its batch size."""
+    episodes = settings.population_size * settings.episodes_per_candidate
+    candidates = np.random.default_rng(0).normal(scale=0.1, size=(episodes, 867))
+    warm_up = min(settings.environments_per_task * workers, episodes)
     with agent.Rollouts(files, settings, workers) as rollouts:
-        rollouts.returns(candidates[: 4 * workers], list(range(4 * workers)), 10)
+        rollouts.returns(candidates[:warm_up], list(range(warm_up)), 10)
         start = time.perf_counter()
-        rollouts.returns(candidates, list(range(16)), steps)
-        return 16 * steps / (time.perf_counter() - start)
+        rollouts.returns(candidates, list(range(episodes)), steps)
+        return episodes * steps / (time.perf_counter() - start)
 
 
 def rollout_throughput(steps: int) -> None:
-    """Rollouts with 1 and 2 local workers, then with 2 Dask workers on this machine."""
+    """Rollouts with 2 local workers at each lock-step size; at the profile's, with 1 and 2 local
+    workers, then with 2 Dask workers on this machine."""
     profile = config.get("small")
     with tempfile.TemporaryDirectory() as scratch:
         paths = (str(Path(scratch) / "vae.keras"), str(Path(scratch) / "mdnrnn.keras"))
         for model, path in zip(untrained_models(profile), paths, strict=True):
             model.save(path)
         files = agent.AgentFiles(profile.task, profile.frame, *paths)
+        for size in LOCK_STEP_SIZES[1:]:
+            settings = dataclasses.replace(profile.control, environments_per_task=size)
+            rate = rollout_rate(files, settings, 2, steps)
+            print(f"CMA-ES rollouts, 2 local workers, {size:2d} in lock-step: {rate:6.0f} steps/s")
+        chosen = profile.control.environments_per_task
         rates = {}
         for workers in (1, 2):
             rates[workers] = rollout_rate(files, profile.control, workers, steps)
             print(
-                f"CMA-ES rollouts, {workers} local worker(s): {rates[workers]:6.0f} agent steps/s"
+                f"CMA-ES rollouts, {workers} local worker(s), {chosen} in lock-step (the "
+                f"profile's): {rates[workers]:6.0f} agent steps/s"
             )
         print(f"speed-up with 2 workers: {rates[2] / rates[1]:.2f}×")
         with LocalCluster(

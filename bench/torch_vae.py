@@ -20,8 +20,12 @@ The layer sizes match Keras' exactly, so the parameter counts are equal (4,348,5
 initial weights differ (each framework's default initialisers), which does not change the speed.
 
 `training_rate` times a training step on one fixed random batch, as `bench/vision.py` does for
-ours. Importing this module without PyTorch raises a `ModuleNotFoundError` (name "torch") whose
-message is one line telling how to install it, for `bench/vision.py` to catch and print.
+ours. Measure on an idle machine: PyTorch's OpenMP threads wait for each other at every layer, so
+another process busy on one of the 2 cores made it up to 10× slower here (50–360 images/s instead
+of 480–650), much more than it slowed TensorFlow.
+
+Importing this module without PyTorch raises a `ModuleNotFoundError` (name "torch") whose message
+is one line telling how to install it, for `bench/vision.py` to catch and print.
 """
 
 import argparse

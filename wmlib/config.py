@@ -111,8 +111,10 @@ class ControlConfig:
     evaluation_steps: int = 1000
     """Length of every evaluation episode: CarRacing's own 1,000 steps, on which the paper's
     scores are measured (shorter only in `ci`)."""
-    environments_per_task: int = 4
-    """Environments a worker steps in lock-step, so that V and M run batched over them."""
+    environments_per_task: int = 16
+    """Environments a worker steps in lock-step, so that V and M run batched over them: V, M and
+    C then cost 0.095 of a stock CarRacing step per environment step (0.16 at 4), and a `small`
+    generation's rollouts ran fastest with 16 (`bench/control.py`, bench/README.md)."""
     seed: int = 0
     """Seeds CMA-ES's sampling."""
     training_seed: int = 2_000_000
@@ -129,7 +131,7 @@ class PoolConfig:
     A worker that crashes, or that runs a task past its time limit, is replaced and the task sent
     again. The limit follows the task's length (`time_limit`), so that a hung worker is noticed
     in about the time a healthy one would have needed, at every budget: 32 s for a 120-step
-    episode of `ci`'s collection, 110 s for a task of 4 lock-step episodes of 1,000 steps.
+    episode of `ci`'s collection, 350 s for a task of 16 lock-step episodes of 1,000 steps.
     Measured on a 2-core x86_64 machine without a GPU, one worker on an idle core: a CarRacing
     step takes 4.3 ms to record and 6.3 ms to drive with the agent (5.5 ms a step with 4 episodes
     in lock-step); a fresh worker starts, imports TensorFlow, loads V and M and runs its first
