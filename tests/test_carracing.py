@@ -103,6 +103,62 @@ def test_random_weights_policy_drives_nearly_straight_at_half_gas():
     np.testing.assert_allclose(played.actions.mean(axis=0), [0.0, 0.5, 0.0], atol=0.05)
 
 
+def cauchy_actions(seed: int, steps: int = 20) -> np.ndarray:
+    """The paper's random agent's first actions with the generator of episode `seed` (the policy
+    ignores the frame: its random V hands C noise)."""
+    policy = carracing.CauchyWeightsPolicy()
+    policy.reset(np.random.default_rng(seed), (64, 64, 3))
+    frame = np.zeros((64, 64, 3), dtype=np.uint8)
+    return np.array([policy.act(frame) for _ in range(steps)])
+
+
+def test_cauchy_weights_policy_acts_within_the_action_box_even_in_its_tails():
+    actions = np.concatenate([cauchy_actions(seed, steps=5) for seed in range(200)])
+    assert np.all(actions >= carracing.ACTION_LOW) and np.all(actions <= carracing.ACTION_HIGH)
+    assert actions.dtype == np.float32
+
+
+def test_cauchy_weights_policy_is_reproducible_from_its_seed():
+    np.testing.assert_array_equal(cauchy_actions(3), cauchy_actions(3))
+    assert not np.array_equal(cauchy_actions(3), cauchy_actions(4))
+
+
+def test_cauchy_weights_policy_has_the_papers_shapes_and_scales():
+    policy = carracing.CauchyWeightsPolicy()
+    policy.reset(np.random.default_rng(0), (64, 64, 3))
+    assert policy.weights.size + policy.bias.size == 867  # C on [z, h]: 288 × 3 + 3
+    assert policy.kernel.shape == (32 + 3 + 256, 4 * 256)  # M's LSTM cell on [z, a, h]
+    # V and M divide their parameters by 10,000; C does not
+    ratio = np.median(np.abs(policy.kernel)) / np.median(np.abs(policy.weights))
+    assert ratio == pytest.approx(1e-4, rel=0.2)
+
+
+def test_cauchy_weights_are_heavy_tailed_and_the_gaussian_stand_in_is_not():
+    """Largest over median absolute weight of C: hundreds for a Cauchy sample of 867, a few for
+    a Gaussian one of 99."""
+    for seed in range(5):
+        cauchy, gaussian = carracing.CauchyWeightsPolicy(), carracing.RandomWeightsPolicy()
+        cauchy.reset(np.random.default_rng(seed), (64, 64, 3))
+        gaussian.reset(np.random.default_rng(seed), (64, 64, 3))
+        for policy, low, high in ((cauchy, 50, np.inf), (gaussian, 0, 10)):
+            weights = np.abs(np.concatenate([policy.weights.ravel(), policy.bias]))
+            assert low < weights.max() / np.median(weights) < high
+
+
+def test_cauchy_weights_episodes_differ_more_than_the_gaussian_ones():
+    """Across episodes, the paper's agent brakes and steers in ways the stand-in never does."""
+    frame = np.zeros((64, 64, 3), dtype=np.uint8)
+    gaussian_actions = []
+    for seed in range(40):
+        policy = carracing.RandomWeightsPolicy()
+        policy.reset(np.random.default_rng(seed), frame.shape)
+        gaussian_actions.append([policy.act(frame) for _ in range(20)])
+    gaussian = np.array(gaussian_actions)
+    cauchy = np.array([cauchy_actions(seed) for seed in range(40)])
+    assert gaussian[..., 2].max() < 0.05 and cauchy[..., 2].max() > 0.5  # brake
+    assert np.abs(gaussian[..., 0]).max() < 0.05 and np.abs(cauchy[..., 0]).max() > 0.5  # steer
+
+
 def test_track_fraction_is_the_share_of_tiles_visited():
     played = rollouts.run_episode("carracing", "uniform", seed=1, max_steps=5)
     tiles, track = played.extras["tiles_visited"], played.extras["track"]

@@ -40,7 +40,7 @@ def test_paper_profile_has_the_papers_settings():
     paper = config.get("paper")
     assert (paper.frame.dashboard_row, paper.frame.size) == (84, 64)
     assert (paper.rollouts.episodes, paper.rollouts.max_steps) == (10_000, 1000)
-    assert paper.rollouts.policy == "random_weights"
+    assert paper.rollouts.policy == "cauchy_weights"  # the paper's random V, M and C
     assert paper.vision.latent_size * paper.vision.kl_tolerance == 16
     assert (paper.vision.learning_rate, paper.vision.batch_size) == (1e-4, 100)
     assert (paper.memory.hidden_units, paper.memory.mixtures) == (256, 5)
@@ -49,6 +49,8 @@ def test_paper_profile_has_the_papers_settings():
     control = paper.control
     assert (control.population_size, control.episodes_per_candidate) == (64, 16)
     assert (control.initial_step_size, control.weight_decay) == (0.1, 0.01)
+    # train.py scores the mean every 25 generations on 64 workers × 16 episodes
+    assert (control.mean_evaluation_interval, control.mean_evaluation_episodes) == (25, 1024)
     assert control.evaluation_episodes == 100
 
 

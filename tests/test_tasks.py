@@ -26,7 +26,7 @@ def test_carracing_task_describes_carracing():
     assert (task.episode_steps, task.frames_per_second) == (1000, 50)
     assert task.preprocess is carracing.preprocess
     assert task.controller_action is carracing.controller_action
-    assert list(task.policies) == ["random_weights", "brownian", "uniform"]
+    assert list(task.policies) == ["random_weights", "brownian", "uniform", "cauchy_weights"]
 
 
 def test_make_policy_gives_a_fresh_policy_of_the_named_class():

@@ -2,7 +2,7 @@
 
 CarRacing renders a 96×96×3 top-down view; its bottom 12 rows are a dashboard. The paper crops
 the dashboard and resizes the remaining 84×96 picture to 64×64. The controller's three outputs
-are squashed into steering, gas and brake. Three policies can collect the episodes V and M
+are squashed into steering, gas and brake. Four policies can collect the episodes V and M
 learn from; an episode file also records the car's path and the track, to see where it drove.
 `FastCarRacing` (wmlib/env/fast_carracing.py) draws Gymnasium's very pixels, 3–4 times faster.
 """
@@ -35,7 +35,12 @@ FRAMES_PER_SECOND = 50
 ZOOM_STEPS = 50
 """CarRacing's camera zooms in during its first second, 50 frames at 50 frames per second."""
 LATENT_SIZE = 32
-"""Size of the random features that stand in for an untrained V's z (the paper's z size)."""
+"""Size of z, V's code for a frame, in the paper's agent and in the random agents below."""
+HIDDEN_SIZE = 256
+"""Size of M's hidden state h in the paper's agent, which its controller reads beside z."""
+STORED_PARAMETER_SCALE = 10_000
+"""The paper's code keeps V's and M's parameters as integers, multiplied by 10,000, and divides
+by 10,000 when it loads them, random parameters included (C's are loaded as they are)."""
 
 
 # Registered, so that gym.make wraps it as it wraps CarRacing-v3 (time limit, checks, spec).
@@ -101,12 +106,14 @@ def road_share(frames: np.ndarray) -> np.ndarray:
 
 @dataclass
 class RandomWeightsPolicy:
-    """The paper's data policy: the whole agent V, M and C with random, untrained weights.
+    """A Gaussian stand-in for the paper's data policy, which is `CauchyWeightsPolicy`.
 
-    The paper draws the controller's weights from N(0, s²) with s ~ U(0, 0.01), anew for every
-    episode. Here a random projection of the frame stands in for the untrained V (and M's state is
-    left out): with weights that small the actions barely depend on the frame anyway, and the car
-    drives almost straight at half gas, steering a little differently in each episode.
+    C's weights are drawn from N(0, s²) with s ~ U(0, 0.01), anew for every episode, where the
+    paper draws them from a standard Cauchy distribution scaled by s, whose heavy tails this
+    stand-in lacks. A random projection of the frame stands in for the untrained V (the paper's
+    random V hands C noise that ignores the frame) and M's state is left out. With weights that
+    small the actions barely depend on the frame: the car drives almost straight at half gas,
+    steering a little differently in each episode.
     """
 
     max_weight_scale: float = 0.01
@@ -126,12 +133,73 @@ class RandomWeightsPolicy:
         return controller_action(features @ self.weights + self.bias)
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, written with tanh so that no input overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclass
+class CauchyWeightsPolicy:
+    """The paper's data policy: V, M and C with random weights, s times a standard Cauchy draw.
+
+    For every episode the paper's `extract.py` draws s ~ U(0, 0.01) and gives every parameter of
+    C, V and M the value s × a standard Cauchy draw (`init_random_model_params` in its
+    `model.py`). V and M divide the parameters they load by 10,000 (`STORED_PARAMETER_SCALE`),
+    so their weights are s × Cauchy / 10,000, while C's are s × Cauchy. Here:
+
+    - C is the paper's: a = W [z, h] + b, (32 + 256) × 3 + 3 = 867 Cauchy parameters, squashed
+      by `controller_action`.
+    - M is the paper's LSTM cell (256 units, forget-gate bias 1, no layer normalisation) with
+      its random weights, fed z and the action after every step, as in the paper's agent.
+    - V is the one stand-in. With weights this small a ConvVAE's μ and log σ² stay close to
+      zero on every frame (measured over 40 draws on CarRacing frames: typically 10⁻⁵, at most
+      2·10⁻³), and the paper's agent samples z = μ + σ ε, so its random V hands C noise from
+      N(0, I) that ignores the frame. This policy draws that noise directly instead of running
+      a random ConvVAE on every frame.
+
+    That noise moves C's output at every step, so the car jitters around straight ahead at about
+    half gas, braking lightly whenever the brake output comes out positive. The heavy tails make
+    episodes unlike one another: among C's 867 draws a few are hundreds of times s, and some
+    episodes steer, brake or jitter far harder than the typical one.
+    """
+
+    max_weight_scale: float = 0.01
+    """Upper end of the uniform draw of s, the scale of every weight."""
+
+    def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
+        """Draw this episode's s, then M's and C's random weights; start M from a zero state."""
+        self.rng = rng
+        scale = rng.uniform(0.0, self.max_weight_scale)
+        memory_scale = scale / STORED_PARAMETER_SCALE
+        memory_inputs = LATENT_SIZE + 3 + HIDDEN_SIZE
+        self.kernel = rng.standard_cauchy((memory_inputs, 4 * HIDDEN_SIZE)) * memory_scale
+        self.kernel_bias = rng.standard_cauchy(4 * HIDDEN_SIZE) * memory_scale
+        self.weights = rng.standard_cauchy((LATENT_SIZE + HIDDEN_SIZE, 3)) * scale
+        self.bias = rng.standard_cauchy(3) * scale
+        self.hidden = np.zeros(HIDDEN_SIZE)
+        self.cell = np.zeros(HIDDEN_SIZE)
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        """C's action on [z, h], z being the random V's noise; then M takes in z and the action."""
+        z = self.rng.standard_normal(LATENT_SIZE)
+        action = controller_action(np.concatenate([z, self.hidden]) @ self.weights + self.bias)
+        self.remember(z, action)
+        return action
+
+    def remember(self, z: np.ndarray, action: np.ndarray) -> None:
+        """One step of M's LSTM cell: input, candidate, forget and output gates, in that order."""
+        gates = np.concatenate([z, action, self.hidden]) @ self.kernel + self.kernel_bias
+        inputs, candidate, forget, output = np.split(gates, 4)
+        self.cell = self.cell * sigmoid(forget + 1.0) + sigmoid(inputs) * np.tanh(candidate)
+        self.hidden = np.tanh(self.cell) * sigmoid(output)
+
+
 @dataclass
 class BrownianPolicy:
     """Actions that wander as Brownian motion: a_{t+1} = clip(a_t + √dt · ε), ε ~ N(0, I).
 
-    Smooth in time like a person's steering, and far more varied than the random-weights agent,
-    so the car turns, brakes and visits more of the track and the grass.
+    Smooth in time like a person's steering, and wider-ranging than the random-weights agents'
+    actions, so the car turns, brakes, and drives both on the road and off it.
     """
 
     dt: float = 1.0 / 50.0
@@ -153,7 +221,8 @@ class BrownianPolicy:
 class UniformPolicy:
     """A fresh uniformly random action every frame: the textbook random agent.
 
-    It brakes on half of its frames and its steering averages out, so the car barely moves.
+    It brakes on half of its frames and its steering averages out, so the car creeps along,
+    slowly and nearly straight.
     """
 
     def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
@@ -192,6 +261,7 @@ TASK = Task(
         "random_weights": RandomWeightsPolicy,
         "brownian": BrownianPolicy,
         "uniform": UniformPolicy,
+        "cauchy_weights": CauchyWeightsPolicy,
     },
     episode_steps=EPISODE_STEPS,
     frames_per_second=FRAMES_PER_SECOND,
