@@ -6,8 +6,9 @@ import shutil
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from wmlib import agent, config, files, memory, pipeline, search, training, vision
+from wmlib import agent, config, files, media, memory, pipeline, search, training, vision
 from wmlib.config import FrameConfig
 from wmlib.env import carracing
 from wmlib.runtime import keras
@@ -67,7 +68,7 @@ def test_an_episode_scores_the_same_alone_and_in_a_lock_step_batch(models):
 def test_the_z_only_agent_drives_without_m(models):
     vae, _ = models
     driver = agent.Agent(vae, None, carracing.TASK)
-    returns, recordings = agent.drive(driver, np.zeros((1, 99)), [3], max_steps=12, record=True)
+    returns, recordings = agent.drive(driver, np.zeros((1, 99)), [3], max_steps=12, record=[0])
     frames, rewards = recordings[0]
     assert len(frames) == 13 and len(rewards) == 12
     assert returns[0] == pytest.approx(sum(rewards))
@@ -148,6 +149,17 @@ def steering_on_z(count: int) -> np.ndarray:
     return np.concatenate([weights.reshape(count, -1), bias], axis=1)
 
 
+def test_a_batch_films_the_episode_on_the_videos_seed_as_it_scores_it(saved_models, tmp_path):
+    files_ = agent.AgentFiles("carracing", FrameConfig(), *saved_models)
+    parameters, seeds = np.random.default_rng(4).normal(size=(32 + HIDDEN_UNITS + 1) * 3), [4, 5, 6]
+    video = agent.Video(seed=5, path=str(tmp_path / "five.gif"))
+    with agent.Rollouts(files_, SETTINGS, workers=1) as rollouts:
+        returns = rollouts.score(parameters, seeds, video)
+    assert agent.video_return(video.path) == returns[1]
+    frames = Image.open(video.path).n_frames
+    assert frames == -(-(SETTINGS.evaluation_steps + 1) // media.VIDEO_STRIDE)
+
+
 def test_the_frame_settings_reach_the_workers(saved_models):
     vae_path, _ = saved_models
     usual = agent.AgentFiles("carracing", FrameConfig(), vae_path, None)
@@ -197,7 +209,8 @@ def test_the_pipeline_trains_and_evaluates_c_and_reuses_what_it_built(trained_ro
     evaluation = pipeline.ensure_evaluation(TINY, workers=1)
     assert evaluation["seeds"] == search.evaluation_seeds(TINY.control)
     assert evaluation["returns"].shape == (2,)
-    assert (pipeline.evaluation_dir(TINY) / "agent.gif").exists()
+    video = pipeline.evaluation_dir(TINY) / "agent.gif"
+    assert agent.video_return(video) == evaluation["returns"][0]  # the very episode scored
     manifest = pipeline.read_manifest(pipeline.controller_dir(TINY))
     assert manifest["complete"] and manifest["summary"]["parameters"] == (32 + 16 + 1) * 3
     again = pipeline.ensure_evaluation(TINY, workers=1)

@@ -9,7 +9,7 @@ import pytest
 LIBRARY = Path(__file__).resolve().parent.parent / "wmlib"
 LAYERS = [
     {"errors"},
-    {"config", "files", "workers", "cluster", "evolution", "toy_data", "plots"},
+    {"config", "files", "workers", "cluster", "evolution", "toy_data", "plots", "scores"},
     {"env", "env.frames", "env.carracing", "env.fast_carracing", "runtime"},
     {"rollouts", "training", "controller", "media"},
     {"vision", "frame_store", "mixture", "search"},

@@ -7,11 +7,12 @@ stepped in lock-step so that V and M run once per step on a batch; C is a NumPy 
 `Rollouts` spreads many episodes over a pool of workers, each loading V and M once.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 
-from wmlib import controller, memory, training, vision
+from wmlib import controller, media, memory, training, vision
 from wmlib.config import ControlConfig, FrameConfig, PoolConfig
 from wmlib.env import Task
 from wmlib.env import task as get_task
@@ -94,11 +95,16 @@ class Agent:
 
 
 def drive(
-    agent: Agent, parameters: np.ndarray, seeds: list[int], max_steps: int, record: bool = False
+    agent: Agent,
+    parameters: np.ndarray,
+    seeds: list[int],
+    max_steps: int,
+    record: Collection[int] = (),
 ):
     """Play one episode per seed in lock-step; return each episode's total reward.
 
-    With `record=True` also return, per episode, its raw frames and rewards (for videos).
+    With `record` (positions in `seeds`) also return, for each of those episodes, its raw frames
+    and rewards (for videos), as a dict by position.
     """
     environments = [agent.task.make_env(max_steps) for _ in seeds]
     frames = np.stack(
@@ -106,7 +112,7 @@ def drive(
     )
     agent.reset(parameters, seeds)
     returns = np.zeros(len(seeds))
-    recordings = [([frame], []) for frame in frames] if record else None
+    recordings = {index: ([frames[index]], []) for index in record}
     active = list(range(len(seeds)))
     while active:
         actions = agent.act(frames)
@@ -115,7 +121,7 @@ def drive(
             step = environments[index].step(agent.task.env_action(actions[row]))
             frame, reward, terminated, truncated, _ = step
             returns[index] += reward
-            if record:
+            if index in recordings:
                 recordings[index][0].append(frame)
                 recordings[index][1].append(reward)
             if not (terminated or truncated):
@@ -128,6 +134,29 @@ def drive(
     for env in environments:
         env.close()
     return (returns, recordings) if record else returns
+
+
+@dataclass(frozen=True)
+class Video:
+    """A request to film one of a batch's episodes: its seed, and where to save the GIF."""
+
+    seed: int
+    """The track to film; the task holding it films it while it drives the others."""
+    path: str
+    """Where the GIF goes, written atomically by the worker that drove the episode."""
+
+
+def save_video(task: Task, frames: list, rewards: list, episode_return: float, path: str) -> None:
+    """An episode's raw frames as a GIF in real time, the reward so far written on each and the
+    episode's return, as scored, in the file's comment (`video_return` reads it)."""
+    frames_per_second = task.frames_per_second / media.VIDEO_STRIDE
+    pictures = media.video_frames(frames, rewards)
+    media.write_gif(path, pictures, frames_per_second, f"return {float(episode_return)!r}")
+
+
+def video_return(path) -> float:
+    """The return of the episode a video made by `save_video` shows."""
+    return float(media.gif_comment(path).removeprefix("return "))
 
 
 @dataclass(frozen=True)
@@ -156,9 +185,14 @@ _AGENTS: dict[AgentFiles, Agent] = {}
 
 
 def rollout_task(
-    files: AgentFiles, parameters: np.ndarray, seeds: list, max_steps: int
+    files: AgentFiles,
+    parameters: np.ndarray,
+    seeds: list,
+    max_steps: int,
+    video: Video | None = None,
 ) -> np.ndarray:
-    """A worker's task: the returns of a few episodes driven in lock-step.
+    """A worker's task: the returns of a few episodes driven in lock-step, filming the one on
+    `video.seed` if it is among them, so that a video shows the very episode that was scored.
 
     The first task a worker runs holds TensorFlow to one thread (the parallelism comes from one
     worker per core, and threads competing for a core only slow it) and loads V and M.
@@ -167,7 +201,13 @@ def rollout_task(
         use_one_thread()
     if files not in _AGENTS:
         _AGENTS[files] = files.load()
-    return drive(_AGENTS[files], parameters, seeds, max_steps)
+    driver = _AGENTS[files]
+    if video is None or video.seed not in seeds:
+        return drive(driver, parameters, seeds, max_steps)
+    filmed = list(seeds).index(video.seed)
+    returns, recordings = drive(driver, parameters, seeds, max_steps, record=[filmed])
+    save_video(driver.task, *recordings[filmed], returns[filmed], video.path)
+    return returns
 
 
 class Rollouts:
@@ -198,11 +238,20 @@ class Rollouts:
     def __exit__(self, *exception) -> None:
         self.pool.close()
 
-    def returns(self, parameters: np.ndarray, seeds: list[int], max_steps: int) -> np.ndarray:
-        """Total reward of episode i, driven by `parameters[i]` on track `seeds[i]`."""
+    def returns(
+        self, parameters: np.ndarray, seeds: list[int], max_steps: int, video: Video | None = None
+    ) -> np.ndarray:
+        """Total reward of episode i, driven by `parameters[i]` on track `seeds[i]`; `video`
+        films the episode on its seed."""
         size = self.settings.environments_per_task
         tasks = [
-            (self.files, parameters[start : start + size], seeds[start : start + size], max_steps)
+            (
+                self.files,
+                parameters[start : start + size],
+                seeds[start : start + size],
+                max_steps,
+                video,
+            )
             for start in range(0, len(seeds), size)
         ]
         return np.concatenate(self.pool.map(rollout_task, tasks))
@@ -217,8 +266,10 @@ class Rollouts:
         )
         return returns.reshape(len(candidates), episodes).mean(axis=1)
 
-    def score(self, parameters: np.ndarray, seeds: list[int]) -> np.ndarray:
-        """One controller's returns on evaluation-length episodes, one per seed."""
-        return self.returns(
-            np.tile(parameters, (len(seeds), 1)), list(seeds), self.settings.evaluation_steps
-        )
+    def score(
+        self, parameters: np.ndarray, seeds: list[int], video: Video | None = None
+    ) -> np.ndarray:
+        """One controller's returns on evaluation-length episodes, one per seed (`video` films
+        one of them)."""
+        steps = self.settings.evaluation_steps
+        return self.returns(np.tile(parameters, (len(seeds), 1)), list(seeds), steps, video)

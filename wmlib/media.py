@@ -30,8 +30,10 @@ def video_frames(
     return pictures
 
 
-def write_gif(path: Path, pictures: list[Image.Image], frames_per_second: float) -> None:
-    """Save pictures as a looping GIF, atomically."""
+def write_gif(
+    path: Path, pictures: list[Image.Image], frames_per_second: float, comment=""
+) -> None:
+    """Save pictures as a looping GIF, atomically, with `comment` in the file's comment block."""
     write_atomically(
         path,
         lambda partial: pictures[0].save(
@@ -41,5 +43,12 @@ def write_gif(path: Path, pictures: list[Image.Image], frames_per_second: float)
             append_images=pictures[1:],
             duration=round(1000 / frames_per_second),
             loop=0,
+            comment=comment.encode(),
         ),
     )
+
+
+def gif_comment(path: Path) -> str:
+    """The comment a GIF was saved with (`write_gif`)."""
+    with Image.open(path) as gif:
+        return gif.info.get("comment", b"").decode()

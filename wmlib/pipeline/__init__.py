@@ -13,7 +13,6 @@ from wmlib.pipeline.controller import (
     ensure_controller,
     ensure_evaluation,
     evaluation_dir,
-    record_video,
 )
 from wmlib.pipeline.model import (
     ensure_episodes,
@@ -41,6 +40,5 @@ __all__ = [
     "mdnrnn_dir",
     "memory_sequences",
     "read_manifest",
-    "record_video",
     "vae_dir",
 ]

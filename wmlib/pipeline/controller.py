@@ -115,20 +115,24 @@ def ensure_evaluation(
 ) -> dict:
     """The trained C's returns on the profile's fixed evaluation tracks, and a video of it.
 
-    Returns `{"seeds", "returns", "generation"}`; the video of the first track is `agent.gif`
-    in `evaluation_dir`. Tracks already scored are kept when an interrupted run resumes.
+    Returns `{"seeds", "returns", "generation"}`. The first track is filmed while it is scored,
+    inside its batch (`agent.gif` in `evaluation_dir`), so the video shows the very episode whose
+    return is reported. Tracks already scored are kept when an interrupted run resumes.
     """
-    from wmlib import search
+    from wmlib import agent, scores, search
 
     profile = profile or config.active()
     settings = profile.control
     best = ensure_controller(profile, use_memory, workers)["best"]
     directory = evaluation_dir(profile, use_memory)
-    results_path = directory / "returns.json"
+    results_path, video_path = directory / "returns.json", directory / "agent.gif"
 
     def make() -> dict:
         seeds = search.evaluation_seeds(settings)
         scored = json.loads(results_path.read_text()) if results_path.exists() else {}
+        if not video_path.exists():
+            scored.pop(str(seeds[0]), None)  # filmed again, and scored by the filmed episode
+        video = agent.Video(seeds[0], str(video_path))
         chunk = settings.environments_per_task * (workers or os.cpu_count())
         with (
             _drivers(profile, use_memory, workers) as drivers,
@@ -139,16 +143,16 @@ def ensure_evaluation(
             for start in range(0, len(seeds), chunk):
                 missing = [seed for seed in seeds[start : start + chunk] if str(seed) not in scored]
                 if missing:
-                    returns = drivers.score(best["parameters"], missing)
+                    returns = drivers.score(best["parameters"], missing, video)
                     scored.update(zip(map(str, missing), map(float, returns), strict=True))
                     files.write_json(results_path, scored)
                     progress.update(len(missing))
-        record_video(profile, use_memory, best["parameters"], seeds[0], directory / "agent.gif")
         returns = _scored_returns(results_path, seeds)
         return {
             "episodes": len(seeds),
             "mean": round(float(returns.mean()), 1),
             "std": round(float(returns.std()), 1),
+            "standard_error": round(scores.score(returns).standard_error, 1),
             "generation": int(best["generation"]),
         }
 
@@ -168,21 +172,3 @@ def _scored_returns(path: Path, seeds: list[int]) -> np.ndarray:
     """The returns saved in an evaluation's `returns.json`, in the order of `seeds`."""
     scored = json.loads(path.read_text())
     return np.array([scored[str(seed)] for seed in seeds])
-
-
-def record_video(
-    profile: config.Profile, use_memory: bool, parameters, seed: int, path: Path
-) -> float:
-    """Drive one evaluation track in this process and save it as a GIF; return its score."""
-    from wmlib import agent, media
-
-    task = get_task(profile.task)
-    mdnrnn = ensure_mdnrnn(profile) if use_memory else None
-    driver = agent.Agent(ensure_vae(profile), mdnrnn, task, profile.frame)
-    returns, recordings = agent.drive(
-        driver, parameters[None], [seed], profile.control.evaluation_steps, record=True
-    )
-    frames, rewards = recordings[0]
-    frames_per_second = task.frames_per_second / media.VIDEO_STRIDE
-    media.write_gif(path, media.video_frames(frames, rewards), frames_per_second)
-    return float(returns[0])
