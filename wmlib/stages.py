@@ -89,7 +89,7 @@ STAGES = (
         ("controller",),
         pipeline.ensure_evaluation,
         pipeline.evaluation_dir,
-        ("episodes", "mean", "std", "standard_error", "generation"),
+        ("episodes", "mean", "std", "generation"),
     ),
     Stage(
         "controller_z_only",
@@ -105,7 +105,7 @@ STAGES = (
         ("controller_z_only",),
         functools.partial(pipeline.ensure_evaluation, use_memory=False),
         functools.partial(pipeline.evaluation_dir, use_memory=False),
-        ("episodes", "mean", "std", "standard_error", "generation"),
+        ("episodes", "mean", "std", "generation"),
     ),
 )
 BY_NAME = {stage.name: stage for stage in STAGES}

@@ -119,7 +119,7 @@ def ensure_evaluation(
     inside its batch (`agent.gif` in `evaluation_dir`), so the video shows the very episode whose
     return is reported. Tracks already scored are kept when an interrupted run resumes.
     """
-    from wmlib import agent, scores, search
+    from wmlib import agent, search
 
     profile = profile or config.active()
     settings = profile.control
@@ -152,7 +152,6 @@ def ensure_evaluation(
             "episodes": len(seeds),
             "mean": round(float(returns.mean()), 1),
             "std": round(float(returns.std()), 1),
-            "standard_error": round(scores.score(returns).standard_error, 1),
             "generation": int(best["generation"]),
         }
 
