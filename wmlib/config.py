@@ -133,15 +133,18 @@ class PoolConfig:
     again. The limit follows the task's length (`time_limit`), so that a hung worker is noticed
     in about the time a healthy one would have needed, at every budget: 32 s for a 120-step
     episode of `ci`'s collection, 350 s for a task of 16 lock-step episodes of 1,000 steps.
-    Measured on a 2-core x86_64 machine without a GPU, one worker on an idle core: a CarRacing
-    step takes 4.3 ms to record and 6.3 ms to drive with the agent (5.5 ms a step with 4 episodes
-    in lock-step); a fresh worker starts, imports TensorFlow, loads V and M and runs its first
-    step in 3 to 4 s. With both cores busy with other work, each of these took up to twice as long.
+    Measured on a 2-core x86_64 machine without a GPU, one worker on an idle core, with
+    Gymnasium's own renderer: a CarRacing step takes 4.3 ms to record and 6.3 ms to drive with
+    the agent (5.5 ms a step with 4 episodes in lock-step); with `FastCarRacing` and 16 in
+    lock-step, about 1.5 and 1.9 ms; a fresh worker starts, imports TensorFlow, loads V and M and
+    runs its first step in 3 to 4 s. With both cores busy with other work, each of these took up
+    to twice as long.
     """
 
     step_seconds: float = 0.02
     """Seconds one environment step may take in a worker, the agent's V, M and C included: about
-    three times the 6.3 ms measured, so that only a hung worker runs out of time."""
+    three times the 6.3 ms measured with Gymnasium's renderer (which a reader may choose), so
+    that only a hung worker runs out of time."""
     margin_seconds: float = 10.0
     """Seconds added to every task's limit for what does not grow with its steps: making the
     environments, writing the episode file, a machine busy with other work."""
