@@ -222,7 +222,7 @@ SENTINEL = 12345.0
 """A return no 10-step episode can score: it can only have come from the file written before."""
 
 
-def test_an_interrupted_evaluation_keeps_the_tracks_already_scored(
+def test_an_interrupted_evaluation_keeps_its_scores_but_films_and_scores_an_unfilmed_first(
     trained_root, tmp_path, monkeypatch
 ):
     root = tmp_path / "data"
@@ -231,7 +231,8 @@ def test_an_interrupted_evaluation_keeps_the_tracks_already_scored(
     shutil.rmtree(pipeline.evaluation_dir(TINY), ignore_errors=True)
     first, second = search.evaluation_seeds(TINY.control)
     pipeline.evaluation_dir(TINY).mkdir(parents=True)
-    files.write_json(pipeline.evaluation_dir(TINY) / "returns.json", {str(first): SENTINEL})
+    scored_before = {str(first): -SENTINEL, str(second): SENTINEL}  # the first was never filmed
+    files.write_json(pipeline.evaluation_dir(TINY) / "returns.json", scored_before)
 
     evaluation = pipeline.ensure_evaluation(TINY, workers=1)
 
@@ -239,8 +240,10 @@ def test_an_interrupted_evaluation_keeps_the_tracks_already_scored(
     driver = agent.Agent(
         pipeline.ensure_vae(TINY), pipeline.ensure_mdnrnn(TINY), carracing.TASK, TINY.frame
     )
-    scored = agent.drive(driver, best[None], [second], TINY.control.evaluation_steps)
-    assert evaluation["returns"][0] == SENTINEL
-    assert evaluation["returns"][1] == pytest.approx(scored[0], rel=1e-6)
+    scored = agent.drive(driver, best[None], [first], TINY.control.evaluation_steps)
+    assert evaluation["returns"][1] == SENTINEL
+    assert evaluation["returns"][0] == pytest.approx(scored[0], rel=1e-6)
+    video = pipeline.evaluation_dir(TINY) / "agent.gif"
+    assert agent.video_return(video) == evaluation["returns"][0]
     summary = pipeline.read_manifest(pipeline.evaluation_dir(TINY))["summary"]
-    assert summary["mean"] == round((SENTINEL + scored[0]) / 2, 1)
+    assert summary["mean"] == round((scored[0] + SENTINEL) / 2, 1)
