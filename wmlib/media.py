@@ -31,7 +31,7 @@ def video_frames(
 
 
 def write_gif(
-    path: Path, pictures: list[Image.Image], frames_per_second: float, comment=""
+    path: Path, pictures: list[Image.Image], frames_per_second: float, comment: str = ""
 ) -> None:
     """Save pictures as a looping GIF, atomically, with `comment` in the file's comment block."""
     write_atomically(
