@@ -8,9 +8,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wmlib import agent, config, files, media, memory, pipeline, search, training, vision
+from wmlib import (
+    agent,
+    config,
+    files,
+    media,
+    memory,
+    pipeline,
+    search,
+    training,
+    vision,
+)
 from wmlib.config import FrameConfig
 from wmlib.env import carracing
+from wmlib.rollouts import run_episode
 from wmlib.runtime import keras
 from wmlib.workers import WorkerPool
 
@@ -23,8 +34,9 @@ def models():
     return vision.build_vae(CI.vision), memory.build_mdnrnn(CI.memory, 32, 3)
 
 
-def reference_actions(vae, mdnrnn, parameters, seed, frames):
-    """The agent written out for one environment, one step at a time, without batching."""
+def reference_actions(vae, mdnrnn, parameters, seed, frames, action_noise=0.0):
+    """The agent written out for one environment, one step at a time, without batching: z's
+    noise, then (when it explores) the noise on C's raw outputs, from the episode's generator."""
     noise = np.random.default_rng(seed)
     weights, bias = parameters[:864].reshape(288, 3), parameters[864:]
     state = mdnrnn.initial_state(1)
@@ -32,9 +44,10 @@ def reference_actions(vae, mdnrnn, parameters, seed, frames):
     for frame in frames:
         mean, log_variance = vision.encode(vae, carracing.preprocess(frame)[None])
         z = mean[0] + np.exp(0.5 * log_variance[0]) * noise.standard_normal(32)
-        action = carracing.controller_action(
-            np.concatenate([z, np.asarray(state[0])[0]]) @ weights + bias
-        )
+        raw = np.concatenate([z, np.asarray(state[0])[0]]) @ weights + bias
+        if action_noise:
+            raw = raw + action_noise * noise.standard_normal(3)
+        action = carracing.controller_action(raw)
         _, _, state = mdnrnn.step(z[None].astype(np.float32), action[None], state)
         actions.append(action)
     return np.array(actions)
@@ -52,6 +65,21 @@ def test_the_batched_agent_acts_as_the_unbatched_reference(models):
     for row, seed in enumerate(seeds):
         expected = reference_actions(vae, mdnrnn, parameters[row], seed, frames[:, row])
         np.testing.assert_allclose(batched[row], expected, atol=1e-4)
+
+
+def test_an_exploring_agent_perturbs_cs_outputs_and_m_takes_in_the_action_taken(models):
+    vae, mdnrnn = models
+    rng = np.random.default_rng(3)
+    parameters = rng.normal(scale=0.5, size=(2, 867)).astype(np.float32)
+    frames = rng.integers(0, 256, size=(4, 2, 96, 96, 3), dtype=np.uint8)
+    driver = agent.Agent(vae, mdnrnn, carracing.TASK)
+    driver.reset(parameters, [21, 22], action_noise=0.5)
+    explored = np.stack([driver.act(frames[step]) for step in range(4)], axis=1)
+    for row, seed in enumerate([21, 22]):
+        expected = reference_actions(vae, mdnrnn, parameters[row], seed, frames[:, row], 0.5)
+        np.testing.assert_allclose(explored[row], expected, atol=1e-4)
+        greedy = reference_actions(vae, mdnrnn, parameters[row], seed, frames[:, row])
+        assert np.abs(explored[row] - greedy).max() > 0.05
 
 
 def test_an_episode_scores_the_same_alone_and_in_a_lock_step_batch(models):
@@ -247,3 +275,21 @@ def test_an_interrupted_evaluation_keeps_its_scores_but_films_and_scores_an_unfi
     assert agent.video_return(video) == evaluation["returns"][0]
     summary = pipeline.read_manifest(pipeline.evaluation_dir(TINY))["summary"]
     assert summary["mean"] == round((scored[0] + SENTINEL) / 2, 1)
+
+
+def test_the_agent_as_a_data_policy_records_an_episode_of_its_noisy_actions(saved_models):
+    parameters = (
+        np.random.default_rng(4)
+        .normal(scale=0.3, size=(32 + HIDDEN_UNITS + 1) * 3)
+        .astype(np.float32)
+    )
+    files_ = agent.AgentFiles("carracing", FrameConfig(), *saved_models)
+    policy = agent.AgentPolicy(files_, parameters, action_noise=0.3)
+    episode = run_episode("carracing", policy, seed=7, max_steps=12)
+    again = run_episode("carracing", policy, seed=7, max_steps=12)
+    assert episode.policy == "agent" and episode.steps == 12 and episode.seed == 7
+    np.testing.assert_array_equal(episode.actions, again.actions)
+    quiet = run_episode(
+        "carracing", agent.AgentPolicy(files_, parameters, 0.0), seed=7, max_steps=12
+    )
+    assert not np.allclose(episode.actions, quiet.actions)

@@ -44,22 +44,29 @@ class Agent:
     ):
         self.vae, self.mdnrnn, self.task, self.frame_config = vae, mdnrnn, task, frame_config
 
-    def reset(self, parameters: np.ndarray, seeds: list[int]) -> None:
-        """Start a batch of episodes: one row of controller parameters per seed."""
+    def reset(self, parameters: np.ndarray, seeds: list[int], action_noise: float = 0.0) -> None:
+        """Start a batch of episodes: one row of controller parameters per seed.
+
+        With `action_noise` the agent explores: Gaussian noise of that standard deviation is
+        added to C's raw outputs before they are squashed into the action ranges, and M takes in
+        the action actually taken (iterative training records such episodes).
+        """
         self.parameters = np.asarray(parameters, dtype=np.float32).reshape(len(seeds), -1)
         self.noise = [np.random.default_rng(seed) for seed in seeds]
+        self.action_noise = action_noise
         self.running = np.arange(len(seeds))
         self.state = None if self.mdnrnn is None else self.mdnrnn.initial_state(len(seeds))
         self.previous = None
 
     def act(self, observations: np.ndarray) -> np.ndarray:
         """Actions for the raw observations of the episodes still running (`keep`), in order."""
+        return self.act_on_frames(self.task.preprocess(observations, self.frame_config))
+
+    def act_on_frames(self, running_frames: np.ndarray) -> np.ndarray:
+        """Actions for the preprocessed frames (V's input) of the episodes still running."""
         frames = np.zeros((len(self.parameters), *FRAME_SHAPE), np.uint8)
-        frames[self.running] = self.task.preprocess(observations, self.frame_config)
-        epsilon = np.zeros((len(self.parameters), self.vae.latent_size), np.float32)
-        epsilon[self.running] = [
-            self.noise[row].standard_normal(len(epsilon[0])) for row in self.running
-        ]
+        frames[self.running] = running_frames
+        epsilon = self.running_noise(self.vae.latent_size)
         if self.previous is None:
             z = self.see(frames, epsilon)
         else:
@@ -67,10 +74,23 @@ class Agent:
         features = np.asarray(z)
         if self.mdnrnn is not None:
             features = np.concatenate([features, np.asarray(self.state[0])], axis=-1)
-        actions = controller.act(self.parameters, features, self.task.controller_action)
+        actions = controller.act(self.parameters, features, self.explore)
         if self.mdnrnn is not None:
             self.previous = (z, actions)
         return actions[self.running]
+
+    def explore(self, raw: np.ndarray) -> np.ndarray:
+        """C's raw outputs → actions, perturbed by `action_noise` when the agent explores."""
+        if self.action_noise:
+            raw = raw + self.action_noise * self.running_noise(self.task.action_size)
+        return self.task.controller_action(raw)
+
+    def running_noise(self, size: int) -> np.ndarray:
+        """Standard normal noise (rows, size) from each running episode's own generator; zeros in
+        the rows of episodes that ended."""
+        noise = np.zeros((len(self.parameters), size), np.float32)
+        noise[self.running] = [self.noise[row].standard_normal(size) for row in self.running]
+        return noise
 
     def keep(self, rows: list[int]) -> None:
         """Carry on with the running episodes at positions `rows` only (the others ended)."""
@@ -184,6 +204,43 @@ _AGENTS: dict[AgentFiles, Agent] = {}
 """The agents a worker process has built: V and M load once per worker."""
 
 
+def loaded_agent(files: AgentFiles) -> Agent:
+    """The agent of `files`, loaded once per worker process.
+
+    The first agent a worker loads holds TensorFlow to one thread: the parallelism comes from
+    one worker per core, and threads competing for a core only slow it.
+    """
+    if not _AGENTS:
+        use_one_thread()
+    if files not in _AGENTS:
+        _AGENTS[files] = files.load()
+    return _AGENTS[files]
+
+
+@dataclass
+class AgentPolicy:
+    """The agent as a data policy, one episode at a time: C with fixed parameters and noisy
+    actions, for recording the episodes of a round of iterative training (`rollouts.collect`)."""
+
+    files: AgentFiles
+    """V's and M's saved models, loaded once per worker."""
+    parameters: np.ndarray
+    """C's parameters."""
+    action_noise: float
+    """Standard deviation of the noise on C's raw outputs (`Agent.reset`)."""
+    name: str = "agent"
+    """What episode files record as their policy."""
+
+    def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
+        """Start an episode; the episode's generator seeds the agent's noise."""
+        self.agent = loaded_agent(self.files)
+        self.agent.reset(self.parameters[None], [int(rng.integers(2**63))], self.action_noise)
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        """The action for one preprocessed frame."""
+        return self.agent.act_on_frames(frame[None])[0]
+
+
 def rollout_task(
     files: AgentFiles,
     parameters: np.ndarray,
@@ -192,16 +249,8 @@ def rollout_task(
     video: Video | None = None,
 ) -> np.ndarray:
     """A worker's task: the returns of a few episodes driven in lock-step, filming the one on
-    `video.seed` if it is among them, so that a video shows the very episode that was scored.
-
-    The first task a worker runs holds TensorFlow to one thread (the parallelism comes from one
-    worker per core, and threads competing for a core only slow it) and loads V and M.
-    """
-    if not _AGENTS:
-        use_one_thread()
-    if files not in _AGENTS:
-        _AGENTS[files] = files.load()
-    driver = _AGENTS[files]
+    `video.seed` if it is among them, so that a video shows the very episode that was scored."""
+    driver = loaded_agent(files)
     if video is None or video.seed not in seeds:
         return drive(driver, parameters, seeds, max_steps)
     filmed = list(seeds).index(video.seed)

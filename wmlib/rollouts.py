@@ -28,16 +28,18 @@ from wmlib.workers import dask_scheduler, make_pool, worker_count
 
 def run_episode(
     task_name: str,
-    policy_name: str,
+    policy: str | object,
     seed: int,
     max_steps: int,
     frame_config: FrameConfig = FrameConfig(),
 ) -> Episode:
-    """Play one episode of a task with one of its data policies and record it."""
+    """Play one episode of a task and record it, with one of the task's data policies (named)
+    or with a policy object that has a `name` (the agent itself: `agent.AgentPolicy`)."""
     task = get_task(task_name)
     env = task.make_env(max_steps)
     rng = np.random.default_rng(seed)
-    policy = task.make_policy(policy_name)
+    policy_name = policy if isinstance(policy, str) else policy.name
+    policy = task.make_policy(policy) if isinstance(policy, str) else policy
     raw, _ = env.reset(seed=seed)
     frame = task.preprocess(raw, frame_config)
     policy.reset(rng, frame.shape)
@@ -118,12 +120,18 @@ def record_episodes(
 
 
 def record_episode_file(
-    directory: Path, index: int, task_name: str, config: RolloutConfig, frame_config: FrameConfig
+    directory: Path,
+    index: int,
+    task_name: str,
+    config: RolloutConfig,
+    frame_config: FrameConfig,
+    policy: object | None = None,
 ) -> tuple[int, int, float]:
-    """Record episode `index` of a collection to its file; return (index, steps, seconds)."""
+    """Record episode `index` of a collection to its file, with `policy` if given, else the
+    data policy `config` names; return (index, steps, seconds)."""
     start = time.perf_counter()
     episode = run_episode(
-        task_name, config.policy, config.seed + index, config.max_steps, frame_config
+        task_name, policy or config.policy, config.seed + index, config.max_steps, frame_config
     )
     save_episode(episode, episode_path(directory, index))
     return index, episode.steps, time.perf_counter() - start
@@ -151,6 +159,7 @@ def collect(
     frame_config: FrameConfig = FrameConfig(),
     workers: int = 0,
     pool: PoolConfig = PoolConfig(),
+    policy: object | None = None,
 ) -> list[Path]:
     """Record every episode of `config` that is not yet in `directory`; return all their paths.
 
@@ -158,7 +167,8 @@ def collect(
     anew over it, and partial files from an interrupted run are removed, so calling this again
     after a crash, or after deleting a bad file, finishes the collection without duplicates.
     `workers=0` uses one process per CPU core, and never more processes than missing episodes;
-    `pool` sets a worker's time limit per episode and the retries.
+    `pool` sets a worker's time limit per episode and the retries. A `policy` object (the
+    agent, in iterative training) plays instead of the data policy `config` names.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -167,7 +177,7 @@ def collect(
     missing = unrecorded(paths)
     for problem in filter(None, missing.values()):
         print(problem)
-    arguments = [(directory, index, task_name, config, frame_config) for index in missing]
+    arguments = [(directory, index, task_name, config, frame_config, policy) for index in missing]
     workers = min(worker_count(workers), max(len(missing), 1))
     recorded = parallel_map(
         record_episode_file, arguments, workers, "episodes", config.episodes, pool, config.max_steps

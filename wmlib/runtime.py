@@ -58,9 +58,14 @@ def on_gpu() -> bool:
 
 def use_one_thread() -> None:
     """Hold TensorFlow to one thread, as a rollout worker does: the parallelism comes from one
-    worker per core. Call it before the process's first TensorFlow operation."""
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    worker per core. Before the process's first TensorFlow operation, that is; after it (the
+    main process playing a worker's part when a run has one worker) TensorFlow keeps its
+    threads, which cannot change any more."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        return
 
 
 def device() -> str:

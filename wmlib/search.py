@@ -56,10 +56,11 @@ class NormalSampler:
         return self.generator.standard_normal(shape)
 
 
-def new_search(dimension: int, settings: ControlConfig) -> dict:
-    """A fresh CMA-ES search from all-zero parameters, and its (empty) record."""
+def new_search(dimension: int, settings: ControlConfig, start: np.ndarray | None = None) -> dict:
+    """A fresh CMA-ES search from `start` (all-zero parameters by default), and its (empty)
+    record."""
     strategy = cma.CMAEvolutionStrategy(
-        np.zeros(dimension),
+        np.zeros(dimension) if start is None else np.asarray(start, dtype=float),
         settings.initial_step_size,
         {
             "popsize": settings.population_size,
@@ -93,8 +94,11 @@ def save_search(directory: Path, search: dict) -> None:
     write_json(directory / "history.json", search["history"])
 
 
-def load_search(directory: Path, dimension: int, settings: ControlConfig) -> dict | None:
-    """The search saved in `directory`, rebuilt by replaying its record, or None if there is none.
+def load_search(
+    directory: Path, dimension: int, settings: ControlConfig, start: np.ndarray | None = None
+) -> dict | None:
+    """The search saved in `directory`, rebuilt by replaying its record, or None if there is none
+    (`start` is where it started, as given to `new_search`).
 
     A fresh pycma with the same seed asks for each recorded generation's candidates and is told
     the fitness it was told then, which leaves it exactly where the saved search stopped.
@@ -108,7 +112,7 @@ def load_search(directory: Path, dimension: int, settings: ControlConfig) -> dic
         generation, history, told = record["generation"], record["history"], record["told"]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise DataFileError(f"{path} is not a readable CMA-ES search ({error!r}). {fix}") from None
-    search = new_search(dimension, settings)
+    search = new_search(dimension, settings, start)
     for fitness in told:
         candidates = search["strategy"].ask()
         if len(fitness) != len(candidates):
@@ -142,8 +146,10 @@ def search(
     dimension: int,
     settings: ControlConfig,
     directory: Path,
+    start: np.ndarray | None = None,
 ) -> dict:
-    """Run (or resume) CMA-ES, saving the search after every generation.
+    """Run (or resume) CMA-ES from `start` (all zeros by default), saving the search after every
+    generation.
 
     `fitness(candidates, generation)` gives each candidate's mean return; `score_mean(x)` scores
     the search's mean on the fixed evaluation tracks every `mean_evaluation_interval` generations
@@ -152,7 +158,9 @@ def search(
     generation and proposes exactly what an uninterrupted run would have.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    state = load_search(directory, dimension, settings) or new_search(dimension, settings)
+    state = load_search(directory, dimension, settings, start) or new_search(
+        dimension, settings, start
+    )
     strategy = state["strategy"]
     with tqdm(
         total=settings.generations, initial=state["generation"], desc="CMA-ES", unit="generation"

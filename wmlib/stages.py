@@ -107,5 +107,15 @@ STAGES = (
         functools.partial(pipeline.evaluation_dir, use_memory=False),
         ("episodes", "mean", "std", "generation"),
     ),
+    Stage(
+        "iterate",
+        "iterative training",
+        ("evaluation",),
+        pipeline.ensure_rounds,
+        pipeline.rounds_dir,
+        ("rounds", "means"),
+    ),
 )
 BY_NAME = {stage.name: stage for stage in STAGES}
+ROUND_STAGES = ("collect", "vae", "latents", "mdnrnn", "controller", "evaluation")
+"""The stages every later round of iterative training builds again, in its own folder."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wmlib import config
 from wmlib.artefacts import read_manifest
-from wmlib.stages import STAGES
+from wmlib.stages import BY_NAME, ROUND_STAGES, STAGES
 
 PROFILE_LINE = re.compile(r"Profile '(\w+)'")
 
@@ -37,23 +37,29 @@ def summary_text(stage, manifest: dict) -> str:
 
 
 def stage_rows(profile: config.Profile) -> list[list[str]]:
-    """One row per pipeline stage whose manifest exists: name, profile, machine, time, summary."""
+    """One row per pipeline stage whose manifest exists: name, profile, machine, time, summary;
+    then one per stage of each later round of iterative training."""
+    rounds = [(stage, profile, stage.label) for stage in STAGES]
+    rounds += [
+        (BY_NAME[name], config.at_round(profile, number), f"{BY_NAME[name].label}, round {number}")
+        for number in range(1, profile.iteration.rounds + 1)
+        for name in ROUND_STAGES
+    ]
     rows = []
-    for stage in STAGES:
-        manifest = read_manifest(stage.directory(profile))
+    for stage, round_profile, label in rounds:
+        manifest = read_manifest(stage.directory(round_profile))
         if manifest is None:
             continue
         if not manifest["complete"]:
-            rows.append([stage.label, manifest["profile"], "", "unfinished", ""])
+            rows.append([label, manifest["profile"], "", "unfinished", ""])
             continue
-        summary = summary_text(stage, manifest)
         rows.append(
             [
-                stage.label,
+                label,
                 manifest["profile"],
                 f"{manifest['machine']}, {manifest['finished'][:10]}",
                 duration(manifest["seconds"]),
-                summary,
+                summary_text(stage, manifest),
             ]
         )
     return rows

@@ -4,7 +4,8 @@ Each call loads its artefact from `data/<profile>/<task>/` when it is there and 
 the active profile's settings, and otherwise builds it (resuming whatever an interrupted build
 left; `wmlib.artefacts` keeps the manifests). Chapters and the command line both come through
 here; nothing else trains or collects. `wmlib.stages` lists the stages once. The world model's
-stages are in `pipeline.model`, the controller's in `pipeline.controller`.
+stages are in `pipeline.model`, the controller's in `pipeline.controller`, iterative training's
+rounds in `pipeline.rounds`.
 """
 
 from wmlib.artefacts import read_manifest
@@ -25,6 +26,7 @@ from wmlib.pipeline.model import (
     memory_sequences,
     vae_dir,
 )
+from wmlib.pipeline.rounds import ensure_rounds, rounds_dir
 
 __all__ = [
     "controller_dir",
@@ -33,6 +35,7 @@ __all__ = [
     "ensure_evaluation",
     "ensure_latents",
     "ensure_mdnrnn",
+    "ensure_rounds",
     "ensure_vae",
     "episodes_dir",
     "evaluation_dir",
@@ -40,5 +43,6 @@ __all__ = [
     "mdnrnn_dir",
     "memory_sequences",
     "read_manifest",
+    "rounds_dir",
     "vae_dir",
 ]

@@ -1,4 +1,7 @@
-"""C's artefacts: CMA-ES's search for the controller, its evaluation on fixed tracks, a video."""
+"""C's artefacts: CMA-ES's search for the controller, its evaluation on fixed tracks, a video.
+
+In a later round of iterative training the search starts from the previous round's controller.
+"""
 
 import json
 import os
@@ -30,7 +33,7 @@ def controller_dir(profile: config.Profile | None = None, use_memory: bool = Tru
     return (profile or config.active()).data_dir / f"controller{_variant(use_memory)}"
 
 
-def _controller_settings(profile: config.Profile, use_memory: bool) -> dict:
+def controller_settings(profile: config.Profile, use_memory: bool) -> dict:
     """Everything a trained C depends on: V's and M's settings, C's own, and its inputs."""
     return {
         **memory_settings(profile),
@@ -39,9 +42,8 @@ def _controller_settings(profile: config.Profile, use_memory: bool) -> dict:
     }
 
 
-def _drivers(profile: config.Profile, use_memory: bool, workers: int):
-    """Worker processes that drive the profile's agent (training V and M first if needed): up to
-    `workers` of them (0: one per core), with the time limit and retries of `profile.pool`."""
+def _agent_files(profile: config.Profile, use_memory: bool, workers: int):
+    """The saved V and M the profile's agent drives with (trained first if needed)."""
     from wmlib import agent
 
     ensure_vae(profile, workers)
@@ -49,10 +51,28 @@ def _drivers(profile: config.Profile, use_memory: bool, workers: int):
     if use_memory:
         ensure_mdnrnn(profile, workers)
         mdnrnn_path = str(mdnrnn_dir(profile) / "mdnrnn.keras")
-    agent_files = agent.AgentFiles(
+    return agent.AgentFiles(
         profile.task, profile.frame, str(vae_dir(profile) / "vae.keras"), mdnrnn_path
     )
-    return agent.Rollouts(agent_files, profile.control, workers, profile.pool)
+
+
+def _drivers(profile: config.Profile, use_memory: bool, workers: int):
+    """Worker processes that drive the profile's agent (training V and M first if needed): up to
+    `workers` of them (0: one per core), with the time limit and retries of `profile.pool`."""
+    from wmlib import agent
+
+    files = _agent_files(profile, use_memory, workers)
+    return agent.Rollouts(files, profile.control, workers, profile.pool)
+
+
+def exploring_agent(profile: config.Profile, workers: int = 0):
+    """The profile's agent (its searched C on [z, h]) as a data policy with noisy actions: what
+    records the next round of iterative training (`iteration.action_noise`)."""
+    from wmlib import agent
+
+    parameters = ensure_controller(profile, workers=workers)["best"]["parameters"]
+    files = _agent_files(profile, True, workers)
+    return agent.AgentPolicy(files, parameters, profile.iteration.action_noise)
 
 
 def controller_dimension(profile: config.Profile, use_memory: bool) -> int:
@@ -79,6 +99,12 @@ def ensure_controller(
     settings = profile.control
     directory = controller_dir(profile, use_memory)
     dimension = controller_dimension(profile, use_memory)
+    inputs = {"vae": vae_dir(profile)} | ({"mdnrnn": mdnrnn_dir(profile)} if use_memory else {})
+    start = None
+    if profile.round:
+        previous = config.at_round(profile, profile.round - 1)
+        start = ensure_controller(previous, use_memory, workers)["best"]["parameters"]
+        inputs["controller"] = controller_dir(previous, use_memory)
 
     def make() -> dict:
         with _drivers(profile, use_memory, workers) as drivers:
@@ -90,6 +116,7 @@ def ensure_controller(
                 dimension,
                 settings,
                 directory,
+                start,
             )
         return {
             "parameters": dimension,
@@ -98,11 +125,9 @@ def ensure_controller(
             "chosen_generation": int(state["best"]["generation"]),
         }
 
-    controller_settings = _controller_settings(profile, use_memory)
-    inputs = {"vae": vae_dir(profile)} | ({"mdnrnn": mdnrnn_dir(profile)} if use_memory else {})
-    budget = ("control.generations",)
-    build(directory, profile.name, controller_settings, make, budget, inputs)
-    return search.load_search(directory, dimension, settings)
+    settings_of_c = controller_settings(profile, use_memory)
+    build(directory, profile.name, settings_of_c, make, ("control.generations",), inputs)
+    return search.load_search(directory, dimension, settings, start)
 
 
 def evaluation_dir(profile: config.Profile | None = None, use_memory: bool = True) -> Path:
@@ -155,7 +180,7 @@ def ensure_evaluation(
             "generation": int(best["generation"]),
         }
 
-    evaluation_settings = _controller_settings(profile, use_memory)
+    evaluation_settings = controller_settings(profile, use_memory)
     inputs = {"controller": controller_dir(profile, use_memory)}
     budget = ("control.evaluation_episodes",)
     build(directory, profile.name, evaluation_settings, make, budget, inputs)

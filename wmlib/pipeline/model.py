@@ -1,6 +1,11 @@
-"""The world model's artefacts: the recorded episodes, V, V's codes of them, and M."""
+"""The world model's artefacts: the recorded episodes, V, V's codes of them, and M.
 
-from dataclasses import asdict
+In a later round of iterative training (`Profile.round` > 0) the episodes are those the previous
+round's agent drove, V and M are the previous round's fine-tuned on every round's episodes, and
+V's codes cover every round's episodes.
+"""
+
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -16,18 +21,27 @@ def episodes_dir(profile: config.Profile | None = None) -> Path:
 
 
 def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
-    """The paths of the profile's recorded episodes, collecting whichever are missing or invalid.
+    """The paths of the profile's recorded episodes, collecting whichever are missing or invalid:
+    the data policy's in round 0, the previous round's agent's in a later round.
 
     Every episode file is checked from its headers on every call, so one deleted or damaged
     after the collection finished is recorded again.
     """
     profile = profile or config.active()
     directory = episodes_dir(profile)
-    paths = [files.episode_path(directory, index) for index in range(profile.rollouts.episodes)]
+    collection = round_collection(profile)
+    paths = [files.episode_path(directory, index) for index in range(collection.episodes)]
+    inputs = {}
+    if profile.round:
+        from wmlib.pipeline.controller import controller_dir, exploring_agent
+
+        previous = config.at_round(profile, profile.round - 1)
+        inputs = {"controller": controller_dir(previous)}
 
     def make() -> dict:
+        driver = exploring_agent(previous, workers) if profile.round else None
         rollouts.collect(
-            directory, profile.task, profile.rollouts, profile.frame, workers, profile.pool
+            directory, profile.task, collection, profile.frame, workers, profile.pool, driver
         )
         return {
             "episodes": len(paths),
@@ -37,8 +51,56 @@ def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> 
 
     settings = _data_settings(profile)
     _reopen_if_damaged(directory, settings, paths)
-    build(directory, profile.name, settings, make, ("rollouts.episodes",))
+    budget = ("iteration.episodes",) if profile.round else ("rollouts.episodes",)
+    build(directory, profile.name, settings, make, budget, inputs)
     return paths
+
+
+def round_collection(profile: config.Profile) -> config.RolloutConfig:
+    """The episodes a round records: the profile's collection in round 0; in a later round
+    `iteration.episodes` of the same length, on tracks after every earlier round's."""
+    if not profile.round:
+        return profile.rollouts
+    iteration, rollouts_config = profile.iteration, profile.rollouts
+    earlier = rollouts_config.episodes + (profile.round - 1) * iteration.episodes
+    return replace(
+        rollouts_config,
+        episodes=iteration.episodes,
+        policy="agent",
+        seed=rollouts_config.seed + earlier,
+    )
+
+
+def every_round_episodes(profile: config.Profile, workers: int = 0) -> list[list[Path]]:
+    """The recorded episodes of rounds 0 to `profile.round`, one list per round."""
+    return [
+        ensure_episodes(config.at_round(profile, number), workers)
+        for number in range(profile.round + 1)
+    ]
+
+
+def split_rounds(
+    rounds: list[list[Path]], validation_fraction: float
+) -> tuple[list[Path], list[Path]]:
+    """(training, held-out) paths over every round, each round split as V's round 0 was, so
+    that an episode once held out stays new to V and M in every later round."""
+    from wmlib import vision
+
+    splits = [vision.split_episodes(paths, validation_fraction) for paths in rounds]
+    return [path for train, _ in splits for path in train], [
+        path for _, held_out in splits for path in held_out
+    ]
+
+
+def _round_inputs(name: str, directory, profile: config.Profile) -> dict[str, Path]:
+    """The folders of one artefact in rounds 0 to `profile.round`, named for a manifest
+    (round 0's keeps the plain name, as before iterative training existed)."""
+    return {
+        name if number == 0 else f"{name}_round_{number}": directory(
+            config.at_round(profile, number)
+        )
+        for number in range(profile.round + 1)
+    }
 
 
 def _reopen_if_damaged(directory: Path, settings: dict, paths: list[Path]) -> None:
@@ -52,12 +114,16 @@ def _reopen_if_damaged(directory: Path, settings: dict, paths: list[Path]) -> No
 
 
 def _data_settings(profile: config.Profile) -> dict:
-    """Everything the recorded episodes depend on."""
-    return {
+    """Everything the recorded episodes depend on (in a later round, the round and how rounds
+    are run as well)."""
+    settings = {
         "task": profile.task,
         "rollouts": asdict(profile.rollouts),
         "frame": asdict(profile.frame),
     }
+    if profile.round:
+        settings.update(round=profile.round, iteration=asdict(profile.iteration))
+    return settings
 
 
 def _vision_settings(profile: config.Profile) -> dict:
@@ -71,20 +137,31 @@ def vae_dir(profile: config.Profile | None = None) -> Path:
 
 
 def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
-    """The profile's trained ConvVAE, training it (and collecting its data) if needed."""
+    """The profile's trained ConvVAE, training it (and collecting its data) if needed; in a
+    later round, the previous round's V fine-tuned on every round's episodes."""
     from wmlib import frame_store, training, vision  # TensorFlow only in the stages using it
     from wmlib.runtime import keras
 
     profile = profile or config.active()
     settings = profile.vision
-    paths = ensure_episodes(profile, workers)
+    rounds = every_round_episodes(profile, workers)
     directory = vae_dir(profile)
     model_path = directory / "vae.keras"
     store = directory / "frames"
+    epochs = profile.iteration.vision_epochs if profile.round else settings.epochs
+    inputs = _round_inputs("episodes", episodes_dir, profile)
+    if profile.round:
+        inputs["vae"] = vae_dir(config.at_round(profile, profile.round - 1))
+
+    def new_vae():
+        vae = vision.build_vae(settings)
+        if profile.round:
+            vae.set_weights(ensure_vae(config.at_round(profile, profile.round - 1)).get_weights())
+        return vae
 
     def make() -> dict:
         keras.utils.set_random_seed(settings.seed)
-        train, validation = vision.split_episodes(paths, settings.validation_fraction)
+        train, validation = split_rounds(rounds, settings.validation_fraction)
         # count_steps checks every episode's headers: a bad one is named here, not in training.
         frames = files.count_steps(train)
         validation_frames = files.count_steps(validation)
@@ -97,10 +174,10 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
         train = frame_store.write_frame_store(train, store)
         validation = frame_store.write_frame_store(validation, store)
         vae, history = training.fit_resumable(
-            lambda: vision.build_vae(settings),
+            new_vae,
             lambda first_epoch: frame_store.training_frames(train, settings, first_epoch),
             steps_per_epoch=frames // settings.batch_size,
-            epochs=settings.epochs,
+            epochs=epochs,
             directory=directory,
             validation_data=frame_store.frame_dataset(validation, settings, shuffle=False),
             validation_steps=-(-validation_frames // settings.batch_size),
@@ -109,8 +186,8 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
         frame_store.remove_frame_store(store)
         return {"training_frames": frames, "validation_episodes": len(validation), **history[-1]}
 
-    inputs = {"episodes": episodes_dir(profile)}
-    build(directory, profile.name, _vision_settings(profile), make, ("vision.epochs",), inputs)
+    budget = ("iteration.vision_epochs",) if profile.round else ("vision.epochs",)
+    build(directory, profile.name, _vision_settings(profile), make, budget, inputs)
     return training.load_model(model_path)
 
 
@@ -120,13 +197,14 @@ def latents_dir(profile: config.Profile | None = None) -> Path:
 
 
 def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
-    """Paths of every episode encoded by V (μ, log σ² and actions), encoding what is missing."""
+    """Paths of every episode (of every round so far) encoded by the round's V (μ, log σ² and
+    actions), encoding what is missing."""
     from wmlib import vision
 
     profile = profile or config.active()
-    episode_paths = ensure_episodes(profile, workers)
+    episode_paths = [path for paths in every_round_episodes(profile, workers) for path in paths]
     directory = latents_dir(profile)
-    paths = [directory / path.name for path in episode_paths]
+    paths = [files.episode_path(directory, index) for index in range(len(episode_paths))]
     manifest = read_manifest(directory)
     vae = None if manifest and manifest["complete"] else ensure_vae(profile, workers)
 
@@ -138,7 +216,7 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
                 files.save_latents(target, mean, log_variance, episode.actions)
         return {"episodes": len(paths)}
 
-    inputs = {"episodes": episodes_dir(profile), "vae": vae_dir(profile)}
+    inputs = _round_inputs("episodes", episodes_dir, profile) | {"vae": vae_dir(profile)}
     build(directory, profile.name, _vision_settings(profile), make, inputs=inputs)
     return paths
 
@@ -149,17 +227,18 @@ def memory_sequences(profile: config.Profile | None = None, workers: int = 0):
     The held-out episodes are new to both V and M; each episode is a dict of arrays
     (`wmlib.memory.load_sequences`).
     """
-    from wmlib import memory, vision
+    from wmlib import memory
 
     profile = profile or config.active()
-    latent_paths = ensure_latents(profile, workers)
-    episode_paths = ensure_episodes(profile, workers)
+    episode_rounds = every_round_episodes(profile, workers)
+    latent_paths = iter(ensure_latents(profile, workers))
+    latent_rounds = [[next(latent_paths) for _ in paths] for paths in episode_rounds]
     fraction = profile.vision.validation_fraction
     return tuple(
         memory.load_sequences(latents, episodes)
         for latents, episodes in zip(
-            vision.split_episodes(latent_paths, fraction),
-            vision.split_episodes(episode_paths, fraction),
+            split_rounds(latent_rounds, fraction),
+            split_rounds(episode_rounds, fraction),
             strict=True,
         )
     )
@@ -176,7 +255,8 @@ def memory_settings(profile: config.Profile) -> dict:
 
 
 def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
-    """The profile's trained MDN-RNN, training it (and everything before it) if needed.
+    """The profile's trained MDN-RNN, training it (and everything before it) if needed; in a
+    later round, the previous round's M fine-tuned on every round's episodes.
 
     M trains and validates on the same episodes V did (`memory_sequences`).
     """
@@ -187,17 +267,30 @@ def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
     settings = profile.memory
     directory = mdnrnn_dir(profile)
     model_path = directory / "mdnrnn.keras"
+    training_steps = (
+        profile.iteration.memory_training_steps if profile.round else settings.training_steps
+    )
+    inputs = {"latents": latents_dir(profile)}
+    if profile.round:
+        inputs["mdnrnn"] = mdnrnn_dir(config.at_round(profile, profile.round - 1))
+
+    def new_mdnrnn():
+        model = memory.build_mdnrnn(
+            settings, profile.vision.latent_size, get_task(profile.task).action_size
+        )
+        if profile.round:
+            previous = ensure_mdnrnn(config.at_round(profile, profile.round - 1))
+            model.set_weights(previous.get_weights())
+        return model
 
     def make() -> dict:
         keras.utils.set_random_seed(settings.seed)
         train, validation = memory_sequences(profile, workers)
         frames = sum(len(sequence["mean"]) for sequence in train)
         steps_per_epoch = max(1, frames // (settings.batch_size * (settings.sequence_length + 1)))
-        epochs = -(-settings.training_steps // steps_per_epoch)
+        epochs = -(-training_steps // steps_per_epoch)
         model, history = training.fit_resumable(
-            lambda: memory.build_mdnrnn(
-                settings, profile.vision.latent_size, get_task(profile.task).action_size
-            ),
+            new_mdnrnn,
             lambda first_epoch: memory.training_batches(
                 train, settings, first_epoch, epochs, steps_per_epoch
             ),
@@ -212,7 +305,6 @@ def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
         training.save_atomically(model, model_path)
         return {"training_episodes": len(train), "steps_per_epoch": steps_per_epoch, **history[-1]}
 
-    inputs = {"latents": latents_dir(profile)}
-    budget = ("memory.training_steps",)
+    budget = ("iteration.memory_training_steps",) if profile.round else ("memory.training_steps",)
     build(directory, profile.name, memory_settings(profile), make, budget, inputs)
     return training.load_model(model_path)
