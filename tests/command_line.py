@@ -5,12 +5,12 @@ import os
 import subprocess
 import sys
 
-from wmlib import config
+from wmlib import data_folder
 
 
 def run_wmlib(*arguments: str, data: os.PathLike) -> subprocess.CompletedProcess:
     """Run `python -m wmlib ARGUMENTS` with its artefacts under `data`; return what it did."""
-    environment = {**os.environ, config.DATA_VARIABLE: str(data), "TQDM_DISABLE": "1"}
+    environment = {**os.environ, data_folder.DATA_VARIABLE: str(data), "TQDM_DISABLE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "wmlib", *arguments],
         capture_output=True,

@@ -6,13 +6,13 @@ import dask
 import pytest
 from distributed import LocalCluster
 
-from wmlib import config
+from wmlib import config, data_folder
 
 
 @pytest.fixture
 def data_root(tmp_path, monkeypatch):
     """A fresh, empty data root for the test."""
-    monkeypatch.setenv(config.DATA_VARIABLE, str(tmp_path / "data"))
+    monkeypatch.setenv(data_folder.DATA_VARIABLE, str(tmp_path / "data"))
     return tmp_path / "data"
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 from wmlib import (
     agent,
     config,
+    data_folder,
     files,
     media,
     memory,
@@ -227,13 +228,13 @@ def trained_root(tmp_path_factory):
     """A data root in which the tiny profile's C has been trained (and V and M before it)."""
     root = tmp_path_factory.mktemp("trained") / "data"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(config.DATA_VARIABLE, str(root))
+        patch.setenv(data_folder.DATA_VARIABLE, str(root))
         pipeline.ensure_controller(TINY, workers=1)
     return root
 
 
 def test_the_pipeline_trains_and_evaluates_c_and_reuses_what_it_built(trained_root, monkeypatch):
-    monkeypatch.setenv(config.DATA_VARIABLE, str(trained_root))
+    monkeypatch.setenv(data_folder.DATA_VARIABLE, str(trained_root))
     evaluation = pipeline.ensure_evaluation(TINY, workers=1)
     assert evaluation["seeds"] == search.evaluation_seeds(TINY.control)
     assert evaluation["returns"].shape == (2,)
@@ -255,7 +256,7 @@ def test_an_interrupted_evaluation_keeps_its_scores_but_films_and_scores_an_unfi
 ):
     root = tmp_path / "data"
     shutil.copytree(trained_root, root)
-    monkeypatch.setenv(config.DATA_VARIABLE, str(root))
+    monkeypatch.setenv(data_folder.DATA_VARIABLE, str(root))
     shutil.rmtree(pipeline.evaluation_dir(TINY), ignore_errors=True)
     first, second = search.evaluation_seeds(TINY.control)
     pipeline.evaluation_dir(TINY).mkdir(parents=True)

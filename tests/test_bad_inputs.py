@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_files import damage_frames
 
-from wmlib import config, controller, files, training
+from wmlib import config, controller, data_folder, files, training
 from wmlib.runtime import keras
 
 CI = config.get("ci")
@@ -18,7 +18,7 @@ CI = config.get("ci")
 
 def run_wmlib(*arguments: str, data) -> subprocess.CompletedProcess:
     """`python -m wmlib ARGUMENTS` in a fresh process, which must end within a minute."""
-    environment = {**os.environ, config.DATA_VARIABLE: str(data), "TQDM_DISABLE": "1"}
+    environment = {**os.environ, data_folder.DATA_VARIABLE: str(data), "TQDM_DISABLE": "1"}
     command = [sys.executable, "-m", "wmlib", *arguments, "--profile", "ci"]
     return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60)
 

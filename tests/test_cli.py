@@ -7,7 +7,7 @@ import pytest
 from command_line import SHRUNK, run_wmlib
 
 from wmlib import __main__ as command
-from wmlib import __version__, config, stages
+from wmlib import __version__, config, data_folder, stages
 from wmlib.artefacts import MANIFEST, read_manifest
 
 CI = config.get("ci")
@@ -28,7 +28,7 @@ def test_all_builds_every_stage(built):
 
 def test_every_stage_has_a_complete_manifest_with_its_summary(built, monkeypatch):
     data, _ = built
-    monkeypatch.setenv(config.DATA_VARIABLE, str(data))
+    monkeypatch.setenv(data_folder.DATA_VARIABLE, str(data))
     for stage in stages.STAGES:
         manifest = read_manifest(stage.directory(CI))
         assert manifest is not None and manifest["complete"], stage.name
@@ -41,6 +41,8 @@ def test_status_prints_a_row_per_stage(built):
     assert run.returncode == 0, run.stderr
     for stage in stages.STAGES:
         assert f"| {stage.label} | ci |" in run.stdout
+    for name in stages.ROUND_STAGES:
+        assert f"| {stages.BY_NAME[name].label}, round 1 | ci |" in run.stdout
 
 
 def test_a_grown_generation_budget_continues_the_search(built, tmp_path):

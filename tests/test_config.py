@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from wmlib import config, pipeline
+from wmlib import config, data_folder, pipeline
 from wmlib.errors import WorldModelsError
 
 
@@ -91,7 +91,7 @@ def test_every_field_has_a_docstring(cls):
 
 
 def test_data_root_follows_environment_variable(monkeypatch, tmp_path):
-    monkeypatch.setenv(config.DATA_VARIABLE, str(tmp_path))
+    monkeypatch.setenv(data_folder.DATA_VARIABLE, str(tmp_path))
     assert config.get("ci").data_dir == tmp_path / "ci" / "carracing"
 
 
@@ -102,12 +102,12 @@ def test_a_data_root_that_cannot_hold_the_artefacts_is_named_with_the_fix(
     file = tmp_path / "notes.txt"
     file.write_text("not a folder")
     root = file if where == "a file" else file / "data"
-    monkeypatch.setenv(config.DATA_VARIABLE, str(root))
-    assert config.data_root() == root  # only looked up: the check comes with the first write
+    monkeypatch.setenv(data_folder.DATA_VARIABLE, str(root))
+    assert data_folder.data_root() == root  # only looked up: the check comes with the first write
     with pytest.raises(WorldModelsError, match=f"{root} cannot hold the artefacts.*Set WM_DATA"):
         pipeline.ensure_episodes(config.get("ci"))
 
 
 def test_a_writable_data_root_is_created(monkeypatch, tmp_path):
-    monkeypatch.setenv(config.DATA_VARIABLE, str(tmp_path / "new" / "data"))
-    assert config.writable_data_root().is_dir()
+    monkeypatch.setenv(data_folder.DATA_VARIABLE, str(tmp_path / "new" / "data"))
+    assert data_folder.writable_data_root().is_dir()

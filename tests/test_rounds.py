@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from command_line import SHRUNK, run_wmlib
 
-from wmlib import config, files, pipeline, search
+from wmlib import config, data_folder, files, pipeline, search
 from wmlib.artefacts import read_manifest
 from wmlib.pipeline.model import round_collection
 
@@ -69,7 +69,7 @@ def data(built_by_all, tmp_path):
 def test_the_iterate_stage_resumes_after_a_kill_without_recording_again(data):
     carracing = data / "ci" / "carracing"
     command = [sys.executable, "-m", "wmlib", "iterate", *SHRUNK, "--workers", "1"]
-    environment = {**os.environ, config.DATA_VARIABLE: str(data), "TQDM_DISABLE": "1"}
+    environment = {**os.environ, data_folder.DATA_VARIABLE: str(data), "TQDM_DISABLE": "1"}
     process = subprocess.Popen(
         command, env=environment, start_new_session=True, stderr=subprocess.DEVNULL
     )

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from command_line import run_wmlib
 
-from wmlib import config, rollouts
+from wmlib import config, data_folder, rollouts
 from wmlib.config import PoolConfig
 from wmlib.pipeline import controller as controller_stage
 from wmlib.workers import WorkerError, WorkerPool, make_pool
@@ -179,7 +179,7 @@ def with_ctrl_c_enabled() -> None:
 def test_ctrl_c_stops_a_collection_with_one_line_and_status_130(tmp_path):
     environment = {
         **os.environ,
-        config.DATA_VARIABLE: str(tmp_path / "data"),
+        data_folder.DATA_VARIABLE: str(tmp_path / "data"),
         "TQDM_DISABLE": "1",
         "PYTHONUNBUFFERED": "1",
     }
@@ -204,7 +204,11 @@ def test_ctrl_c_stops_a_collection_with_one_line_and_status_130(tmp_path):
 def test_ctrl_c_stops_training_v_with_one_line_and_status_130(tmp_path):
     """Inside TensorFlow's `fit` a plain KeyboardInterrupt may never arrive: training stops at
     the end of the batch instead, and the process ends promptly."""
-    environment = {**os.environ, config.DATA_VARIABLE: str(tmp_path / "data"), "TQDM_DISABLE": "1"}
+    environment = {
+        **os.environ,
+        data_folder.DATA_VARIABLE: str(tmp_path / "data"),
+        "TQDM_DISABLE": "1",
+    }
     command = [sys.executable, "-m", "wmlib", "vae", "--profile", "ci", "--workers", "1"]
     budget = ["--rollouts.episodes", "3", "--rollouts.max_steps", "200", "--vision.epochs", "50"]
     run = subprocess.Popen(

@@ -45,12 +45,10 @@ class Agent:
         self.vae, self.mdnrnn, self.task, self.frame_config = vae, mdnrnn, task, frame_config
 
     def reset(self, parameters: np.ndarray, seeds: list[int], action_noise: float = 0.0) -> None:
-        """Start a batch of episodes: one row of controller parameters per seed.
-
-        With `action_noise` the agent explores: Gaussian noise of that standard deviation is
-        added to C's raw outputs before they are squashed into the action ranges, and M takes in
-        the action actually taken (iterative training records such episodes).
-        """
+        """Start a batch of episodes: one row of controller parameters per seed. With
+        `action_noise` the agent explores: Gaussian noise of that standard deviation is added to
+        C's raw outputs before they are squashed into the action ranges, and M takes in the
+        action actually taken (iterative training records such episodes)."""
         self.parameters = np.asarray(parameters, dtype=np.float32).reshape(len(seeds), -1)
         self.noise = [np.random.default_rng(seed) for seed in seeds]
         self.action_noise = action_noise
@@ -205,11 +203,8 @@ _AGENTS: dict[AgentFiles, Agent] = {}
 
 
 def loaded_agent(files: AgentFiles) -> Agent:
-    """The agent of `files`, loaded once per worker process.
-
-    The first agent a worker loads holds TensorFlow to one thread: the parallelism comes from
-    one worker per core, and threads competing for a core only slow it.
-    """
+    """The agent of `files`, loaded once per worker process; the first holds TensorFlow to one
+    thread (the parallelism comes from one worker per core)."""
     if not _AGENTS:
         use_one_thread()
     if files not in _AGENTS:
@@ -234,7 +229,7 @@ class AgentPolicy:
     def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
         """Start an episode; the episode's generator seeds the agent's noise."""
         self.agent = loaded_agent(self.files)
-        self.agent.reset(self.parameters[None], [int(rng.integers(2**63))], self.action_noise)
+        self.agent.reset(self.parameters[None], [rng.integers(2**63)], self.action_noise)
 
     def act(self, frame: np.ndarray) -> np.ndarray:
         """The action for one preprocessed frame."""

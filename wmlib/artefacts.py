@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from wmlib import __version__
-from wmlib.config import writable_data_root
+from wmlib.data_folder import writable_data_root
 from wmlib.errors import WorldModelsError
 from wmlib.files import remove_partial_files, write_json
 

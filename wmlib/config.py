@@ -10,10 +10,10 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from wmlib.data_folder import data_root
 from wmlib.errors import WorldModelsError
 
 PROFILE_VARIABLE = "WM_PROFILE"
-DATA_VARIABLE = "WM_DATA"
 DEFAULT_PROFILE = "small"
 
 
@@ -113,9 +113,8 @@ class ControlConfig:
     """Length of every evaluation episode: CarRacing's own 1,000 steps, on which the paper's
     scores are measured (shorter only in `ci`)."""
     environments_per_task: int = 16
-    """Environments a worker steps in lock-step, so that V and M run batched over them: V, M and
-    C then cost 0.095 of a stock CarRacing step per environment step (0.16 at 4), and a `small`
-    generation's rollouts ran fastest with 16 (`bench/control.py`, bench/README.md)."""
+    """Environments a worker steps in lock-step, so that V and M run batched over them; a `small`
+    generation's rollouts ran fastest with 16 (bench/README.md)."""
     seed: int = 0
     """Seeds CMA-ES's sampling."""
     training_seed: int = 2_000_000
@@ -127,14 +126,9 @@ class ControlConfig:
 
 @dataclass(frozen=True)
 class IterationConfig:
-    """Iterative training (chapter 9): rounds in which the agent drives to collect new data.
-
-    Round 0 is the pipeline as the paper ran it. Each later round drives the real environment
-    with the previous round's agent, its actions perturbed, records those episodes beside the
-    earlier ones, fine-tunes the previous V and M on all of them, and restarts CMA-ES from the
-    previous controller. Random driving covers a few percent of a track and rarely drives it at
-    speed, so V and M meet what a good controller sees only once they learn from its episodes.
-    """
+    """Iterative training (chapter 9): later rounds in which the previous round's agent drives,
+    with noisy actions, to record episodes; V and M are fine-tuned on every round's episodes and
+    CMA-ES restarts from the previous controller (round 0 is the pipeline as the paper ran it)."""
 
     rounds: int = 0
     """Rounds after the first; the paper ran none for CarRacing, the seed's 893 needed one."""
@@ -151,19 +145,34 @@ class IterationConfig:
 
 
 @dataclass(frozen=True)
+class DreamConfig:
+    """C trained inside M's dream (chapter 9): a reward head on M, and CMA-ES in `DreamEnv`."""
+
+    reward_hidden_units: int = 64
+    """Units of the reward head's hidden layer; it reads [z_{t+1}, h_{t+1}] and predicts r_t."""
+    reward_epochs: int = 5
+    """Epochs of fitting the reward head on M's training episodes, M itself left as it is."""
+    temperature: float = 1.0
+    """The dream's temperature (mixture logits ÷ τ, noise × √τ)."""
+    population_size: int = 64
+    """Candidates per CMA-ES generation in the dream (the paper's population)."""
+    episodes_per_candidate: int = 16
+    """Dreams per candidate, each from a real episode's first frame (the paper's 16)."""
+    generations: int = 25
+    """CMA-ES generations in the dream."""
+    steps: int = 500
+    """Steps after which a dream is cut short, unless M's done head ends it first."""
+    mean_evaluation_episodes: int = 256
+    """Dreams (fixed starts and noise) on which the search's mean is scored, to keep the best."""
+
+
+@dataclass(frozen=True)
 class PoolConfig:
     """How worker processes are watched (chapter 8): each task's time limit, and its retries.
 
-    A worker that crashes, or that runs a task past its time limit, is replaced and the task sent
-    again. The limit follows the task's length (`time_limit`), so that a hung worker is noticed
-    in about the time a healthy one would have needed, at every budget: 32 s for a 120-step
-    episode of `ci`'s collection, 350 s for a task of 16 lock-step episodes of 1,000 steps.
-    Measured on a 2-core x86_64 machine without a GPU, one worker on an idle core, with
-    Gymnasium's own renderer: a CarRacing step takes 4.3 ms to record and 6.3 ms to drive with
-    the agent (5.5 ms a step with 4 episodes in lock-step); with `FastCarRacing` and 16 in
-    lock-step, about 1.5 and 1.9 ms; a fresh worker starts, imports TensorFlow, loads V and M and
-    runs its first step in 3 to 4 s. With both cores busy with other work, each of these took up
-    to twice as long.
+    A worker that crashes, or runs a task past its time limit, is replaced and the task sent
+    again. The limit follows the task's length (`time_limit`), so that a hung worker is noticed in
+    about the time a healthy one would have needed; bench/README.md has the step times measured.
     """
 
     step_seconds: float = 0.02
@@ -211,6 +220,8 @@ class Profile:
     """The worker processes that record episodes and drive the agent: time limits, retries."""
     iteration: IterationConfig = field(default_factory=IterationConfig)
     """Iterative training's rounds after the first."""
+    dream: DreamConfig = field(default_factory=DreamConfig)
+    """The controller trained in M's dream, and the real search started from it."""
     round: int = 0
     """The round of iterative training whose artefacts this profile reads and builds (0: the
     first; `at_round` gives the others)."""
@@ -251,6 +262,14 @@ PROFILES = {
             environments_per_task=2,
         ),
         iteration=IterationConfig(rounds=1, episodes=2, vision_epochs=1, memory_training_steps=10),
+        dream=DreamConfig(
+            reward_epochs=1,
+            population_size=4,
+            episodes_per_candidate=2,
+            generations=2,
+            steps=20,
+            mean_evaluation_episodes=4,
+        ),
     ),
     "small": Profile(
         name="small",
@@ -308,45 +327,3 @@ def get(name: str) -> Profile:
 def active() -> Profile:
     """The profile chosen by `WM_PROFILE` (default `small`)."""
     return get(os.environ.get(PROFILE_VARIABLE, DEFAULT_PROFILE).strip())
-
-
-def data_root() -> Path:
-    """The folder holding every profile's artefacts.
-
-    `WM_DATA` wins; otherwise `data/` beside the library in a source checkout, and `data/` in the
-    working directory when the library is installed as a package (as in Colab).
-    """
-    if os.environ.get(DATA_VARIABLE):
-        return Path(os.environ[DATA_VARIABLE]).expanduser().resolve()
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file():
-        return checkout / "data"
-    return Path.cwd() / "data"
-
-
-class DataRootError(WorldModelsError, OSError):
-    """The data root is a file, or a folder that cannot be created or written to."""
-
-
-def writable_data_root() -> Path:
-    """The data root, created if missing, once checked to be a folder this process can write to.
-
-    A stage calls this before it first writes there, so a `WM_DATA` naming a file or a read-only
-    place stops it with the fix; `data_root` itself stays a plain lookup, as every path the
-    pipeline names goes through it.
-    """
-    root = data_root()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        problem = None if os.access(root, os.W_OK | os.X_OK) else "it is not writable"
-    except FileExistsError:
-        problem = "it is a file, not a folder"
-    except OSError as error:
-        problem = f"it cannot be created: {error.strerror}"
-    if problem is not None:
-        raise DataRootError(
-            f"The data folder {root} cannot hold the artefacts ({problem}). Set "
-            f"{DATA_VARIABLE} to a folder you can write to (it is created if missing), or "
-            f"unset it to use the default."
-        )
-    return root

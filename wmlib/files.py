@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wmlib.config import DATA_VARIABLE
+from wmlib.data_folder import DATA_VARIABLE
 from wmlib.errors import WorldModelsError
 
 FRAME_SHAPE = (64, 64, 3)

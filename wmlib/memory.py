@@ -155,18 +155,18 @@ def build_mdnrnn(config, latent_size: int, action_size: int) -> MDNRNN:
 
 
 def load_sequences(latent_paths, episode_paths) -> list[dict[str, np.ndarray]]:
-    """Every episode's μ, log σ² and actions, with `done` marking the step that ended it.
+    """Every episode's μ, log σ², actions and rewards, with `done` marking the step that ended it.
 
     `done` is 1 only at the last step of an episode that ended by itself (not by the time limit).
-    Held in memory: 1,000 steps take 270 kB, so even the paper's 10,000 episodes fit (2.7 GB).
+    Held in memory: 1,000 steps take 274 kB, so even the paper's 10,000 episodes fit (2.7 GB).
     """
     sequences = []
     for latent_path, episode_path in zip(latent_paths, episode_paths, strict=True):
         arrays = load_latents(latent_path)
-        terminated = bool(read_episode_arrays(episode_path, ["terminated"])["terminated"])
+        episode = read_episode_arrays(episode_path, ["terminated", "rewards"])
         done = np.zeros(len(arrays["mean"]), np.float32)
-        done[-1] = float(terminated)
-        sequences.append({**arrays, "done": done})
+        done[-1] = float(episode["terminated"])
+        sequences.append({**arrays, "rewards": episode["rewards"], "done": done})
     return sequences
 
 
@@ -245,16 +245,24 @@ class DreamEnv(gym.Env):
     The observation is z, a (count, latent) array; `step` takes a (count, action size) array of
     actions as the controller outputs them, advances M one step and samples every next z from
     its mixture at `temperature`. A dream ends when M's done head gives the end of an episode
-    more than even odds, or after `max_steps`. M does not predict the reward (the paper's car
-    model had no reward head either), so the reward is always 0. Decode z with V to see a
-    dream. `memory`, an (h, c) state, lets a dream start from what M remembers of a real
-    episode so far.
+    more than even odds, or after `max_steps`. The reward is what `reward_head` (`wmlib.dream`)
+    predicts from the new z and M's memory, or 0 without one (the paper's car model had no
+    reward head). Decode z with V to see a dream. `memory`, an (h, c) state, lets a dream start
+    from what M remembers of a real episode so far.
     """
 
     def __init__(
-        self, mdnrnn: MDNRNN, initial_z, temperature=1.0, max_steps=1000, seed=None, memory=None
+        self,
+        mdnrnn: MDNRNN,
+        initial_z,
+        temperature=1.0,
+        max_steps=1000,
+        seed=None,
+        memory=None,
+        reward_head=None,
     ):
         self.mdnrnn, self.temperature, self.max_steps = mdnrnn, temperature, max_steps
+        self.reward_head = reward_head
         self.initial_z = np.asarray(initial_z, np.float32)
         self.initial_memory = memory
         count, latent = self.initial_z.shape
@@ -285,4 +293,11 @@ class DreamEnv(gym.Env):
         self.steps += 1
         terminated = done > 0.5
         truncated = np.full(len(self.z), self.steps >= self.max_steps)
-        return self.z, np.zeros(len(self.z), np.float32), terminated, truncated, {}
+        return self.z, self.reward(), terminated, truncated, {}
+
+    def reward(self) -> np.ndarray:
+        """Each dream's reward for the step just taken, from the new z and M's new memory h."""
+        if self.reward_head is None:
+            return np.zeros(len(self.z), np.float32)
+        features = np.concatenate([self.z, np.asarray(self.state[0])], axis=-1)
+        return np.asarray(self.reward_head(features))[:, 0]

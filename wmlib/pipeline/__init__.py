@@ -15,6 +15,7 @@ from wmlib.pipeline.controller import (
     ensure_evaluation,
     evaluation_dir,
 )
+from wmlib.pipeline.dream import ensure_reward_head, reward_head_dir
 from wmlib.pipeline.model import (
     ensure_episodes,
     ensure_latents,
@@ -35,6 +36,7 @@ __all__ = [
     "ensure_evaluation",
     "ensure_latents",
     "ensure_mdnrnn",
+    "ensure_reward_head",
     "ensure_rounds",
     "ensure_vae",
     "episodes_dir",
@@ -43,6 +45,7 @@ __all__ = [
     "mdnrnn_dir",
     "memory_sequences",
     "read_manifest",
+    "reward_head_dir",
     "rounds_dir",
     "vae_dir",
 ]

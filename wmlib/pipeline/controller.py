@@ -1,6 +1,7 @@
 """C's artefacts: CMA-ES's search for the controller, its evaluation on fixed tracks, a video.
 
-In a later round of iterative training the search starts from the previous round's controller.
+In a later round of iterative training the search starts from the previous round's controller;
+a search may also run in M's dream, and a real one start from the dream's controller.
 """
 
 import json
@@ -14,6 +15,7 @@ from tqdm.auto import tqdm
 from wmlib import config, files
 from wmlib.artefacts import build
 from wmlib.env import task as get_task
+from wmlib.pipeline.dream import dream_control, dream_search, reward_head_dir
 from wmlib.pipeline.model import (
     ensure_mdnrnn,
     ensure_vae,
@@ -22,24 +24,35 @@ from wmlib.pipeline.model import (
     vae_dir,
 )
 
+ORIGINS = ("real", "dream", "warm")
+"""Where a controller is searched: in the real environment from all-zero parameters, in M's
+dream, or in the real environment from the controller found in the dream."""
 
-def _variant(use_memory: bool) -> str:
-    """The folder suffix of the z-only ablation."""
-    return "" if use_memory else "_z_only"
+
+def _variant(use_memory: bool, origin: str) -> str:
+    """The folder suffix of the z-only ablation and of a controller not searched from zeros in
+    the real environment."""
+    return ("" if use_memory else "_z_only") + ("" if origin == "real" else f"_{origin}")
 
 
-def controller_dir(profile: config.Profile | None = None, use_memory: bool = True) -> Path:
+def controller_dir(
+    profile: config.Profile | None = None, use_memory: bool = True, origin: str = "real"
+) -> Path:
     """The folder of a profile's CMA-ES search for C: the resumable search, history, best."""
-    return (profile or config.active()).data_dir / f"controller{_variant(use_memory)}"
+    return (profile or config.active()).data_dir / f"controller{_variant(use_memory, origin)}"
 
 
-def controller_settings(profile: config.Profile, use_memory: bool) -> dict:
-    """Everything a trained C depends on: V's and M's settings, C's own, and its inputs."""
-    return {
+def controller_settings(profile: config.Profile, use_memory: bool, origin: str = "real") -> dict:
+    """Everything a trained C depends on: V's and M's settings, C's own, its inputs, and the
+    dream's settings for a controller searched in the dream or from there."""
+    settings = {
         **memory_settings(profile),
         "control": asdict(profile.control),
         "use_memory": use_memory,
     }
+    if origin != "real":
+        settings.update(origin=origin, dream=asdict(profile.dream))
+    return settings
 
 
 def _agent_files(profile: config.Profile, use_memory: bool, workers: int):
@@ -86,38 +99,52 @@ def controller_dimension(profile: config.Profile, use_memory: bool) -> int:
 
 
 def ensure_controller(
-    profile: config.Profile | None = None, use_memory: bool = True, workers: int = 0
+    profile: config.Profile | None = None,
+    use_memory: bool = True,
+    workers: int = 0,
+    origin: str = "real",
 ) -> dict:
     """The profile's CMA-ES search for C (run or resumed as needed): its `history` per
     generation and its `best` mean, the controller the search returns.
 
-    `use_memory=False` is the paper's ablation: C sees z only, and M is never trained or run.
+    `use_memory=False` is the paper's ablation: C sees z only, and M is never run in the real
+    environment. `origin` (`ORIGINS`) says where the search runs and where it starts; in a
+    later round of iterative training the real search starts from the previous round's C.
     """
     from wmlib import search
 
     profile = profile or config.active()
-    settings = profile.control
-    directory = controller_dir(profile, use_memory)
+    settings = dream_control(profile) if origin == "dream" else profile.control
+    directory = controller_dir(profile, use_memory, origin)
     dimension = controller_dimension(profile, use_memory)
     inputs = {"vae": vae_dir(profile)} | ({"mdnrnn": mdnrnn_dir(profile)} if use_memory else {})
     start = None
-    if profile.round:
+    if origin == "dream":
+        inputs = {"mdnrnn": mdnrnn_dir(profile), "reward_head": reward_head_dir(profile)}
+    elif origin == "warm":
+        start = ensure_controller(profile, use_memory, workers, "dream")["best"]["parameters"]
+        inputs["controller"] = controller_dir(profile, use_memory, "dream")
+    elif profile.round:
         previous = config.at_round(profile, profile.round - 1)
         start = ensure_controller(previous, use_memory, workers)["best"]["parameters"]
         inputs["controller"] = controller_dir(previous, use_memory)
 
     def make() -> dict:
-        with _drivers(profile, use_memory, workers) as drivers:
-            state = search.search(
-                lambda candidates, generation: drivers.fitness(
-                    candidates, search.training_seeds(settings, generation)
-                ),
-                lambda mean: drivers.score(mean, search.mean_evaluation_seeds(settings)).mean(),
-                dimension,
-                settings,
-                directory,
-                start,
-            )
+        if origin == "dream":
+            dreams = dream_search(profile, use_memory, workers)
+            state = search.search(dreams.fitness, dreams.score, dimension, settings, directory)
+        else:
+            with _drivers(profile, use_memory, workers) as drivers:
+                state = search.search(
+                    lambda candidates, generation: drivers.fitness(
+                        candidates, search.training_seeds(settings, generation)
+                    ),
+                    lambda mean: drivers.score(mean, search.mean_evaluation_seeds(settings)).mean(),
+                    dimension,
+                    settings,
+                    directory,
+                    start,
+                )
         return {
             "parameters": dimension,
             "generations": state["generation"],
@@ -125,18 +152,24 @@ def ensure_controller(
             "chosen_generation": int(state["best"]["generation"]),
         }
 
-    settings_of_c = controller_settings(profile, use_memory)
-    build(directory, profile.name, settings_of_c, make, ("control.generations",), inputs)
+    settings_of_c = controller_settings(profile, use_memory, origin)
+    budget = ("dream.generations",) if origin == "dream" else ("control.generations",)
+    build(directory, profile.name, settings_of_c, make, budget, inputs)
     return search.load_search(directory, dimension, settings, start)
 
 
-def evaluation_dir(profile: config.Profile | None = None, use_memory: bool = True) -> Path:
+def evaluation_dir(
+    profile: config.Profile | None = None, use_memory: bool = True, origin: str = "real"
+) -> Path:
     """The folder of a profile's final evaluation of C: returns per track, a video, manifest."""
-    return (profile or config.active()).data_dir / f"evaluation{_variant(use_memory)}"
+    return (profile or config.active()).data_dir / f"evaluation{_variant(use_memory, origin)}"
 
 
 def ensure_evaluation(
-    profile: config.Profile | None = None, use_memory: bool = True, workers: int = 0
+    profile: config.Profile | None = None,
+    use_memory: bool = True,
+    workers: int = 0,
+    origin: str = "real",
 ) -> dict:
     """The trained C's returns on the profile's fixed evaluation tracks, and a video of it.
 
@@ -148,8 +181,8 @@ def ensure_evaluation(
 
     profile = profile or config.active()
     settings = profile.control
-    best = ensure_controller(profile, use_memory, workers)["best"]
-    directory = evaluation_dir(profile, use_memory)
+    best = ensure_controller(profile, use_memory, workers, origin)["best"]
+    directory = evaluation_dir(profile, use_memory, origin)
     results_path, video_path = directory / "returns.json", directory / "agent.gif"
 
     def make() -> dict:
@@ -180,8 +213,8 @@ def ensure_evaluation(
             "generation": int(best["generation"]),
         }
 
-    evaluation_settings = controller_settings(profile, use_memory)
-    inputs = {"controller": controller_dir(profile, use_memory)}
+    evaluation_settings = controller_settings(profile, use_memory, origin)
+    inputs = {"controller": controller_dir(profile, use_memory, origin)}
     budget = ("control.evaluation_episodes",)
     build(directory, profile.name, evaluation_settings, make, budget, inputs)
     seeds = search.evaluation_seeds(settings)

@@ -1,0 +1,156 @@
+"""Learning inside the dream (chapter 9): a reward head for M, and C's returns in M's dreams.
+
+M predicts the next z and whether the episode ends, but not the reward, so a dream has nothing
+to pay a controller. The reward head does: a small network that reads what the dream has after
+each step, the new z and M's new memory h, and predicts the reward the real environment gave
+for that step. It is fitted after M, on M's own hidden states, with M left as it is, so that
+nothing already built on M (its controllers among them) changes. `DreamSearch` then gives
+CMA-ES what the real environment gives it: each candidate's mean return, here over dreams.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wmlib import controller
+from wmlib.config import DreamConfig
+from wmlib.memory import MDNRNN, DreamEnv
+from wmlib.runtime import keras, tf
+
+
+def reward_examples(mdnrnn: MDNRNN, sequences: list[dict], seed: int):
+    """([z_{t+1}, h_{t+1}], r_t) for every step of every encoded episode, as float32 arrays.
+
+    z is drawn from V's stored μ and log σ², as M was trained on; h_{t+1} is M's memory once it
+    has taken in z_t and the action a_t, whose reward r_t is the target.
+    """
+    rng = np.random.default_rng(seed)
+    features, targets = [], []
+    for sequence in sequences:
+        mean, log_variance = sequence["mean"], sequence["log_variance"]
+        z = mean + np.exp(0.5 * log_variance) * rng.standard_normal(mean.shape)
+        inputs = np.concatenate([z[:-1], sequence["actions"][:-1]], axis=-1)
+        hidden, _, _ = mdnrnn.lstm(tf.constant(inputs[None], tf.float32))
+        features.append(np.concatenate([z[1:], np.asarray(hidden)[0]], axis=-1))
+        targets.append(sequence["rewards"][:-1])
+    return (
+        np.concatenate(features).astype(np.float32),
+        np.concatenate(targets).astype(np.float32)[:, None],
+    )
+
+
+def build_reward_head(input_size: int, settings: DreamConfig) -> keras.Model:
+    """A new, compiled reward head: [z, h] → one hidden ReLU layer → the predicted reward."""
+    model = keras.Sequential(
+        [
+            keras.Input((input_size,)),
+            keras.layers.Dense(settings.reward_hidden_units, activation="relu"),
+            keras.layers.Dense(1),
+        ],
+        name="reward_head",
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    return model
+
+
+class SharedNoise:
+    """Random draws for a batch of dreams made of `repeats` copies of the same dreams, one copy
+    per candidate: every copy of a dream gets the same draws, as every candidate of the real
+    search drives the same tracks with the same noise. Draws the way a NumPy generator does."""
+
+    def __init__(self, seed, repeats: int):
+        self.rng, self.repeats = np.random.default_rng(seed), repeats
+
+    def random(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self._repeated(self.rng.random, shape)
+
+    def standard_normal(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self._repeated(self.rng.standard_normal, shape)
+
+    def _repeated(self, draw, shape: tuple[int, ...]) -> np.ndarray:
+        once = draw((shape[0] // self.repeats, *shape[1:]))
+        return np.tile(once, (self.repeats,) + (1,) * (len(shape) - 1))
+
+
+def dream_returns(
+    mdnrnn: MDNRNN,
+    reward_head: keras.Model,
+    parameters: np.ndarray,
+    initial_z: np.ndarray,
+    squash,
+    settings: DreamConfig,
+    noise: SharedNoise,
+    use_memory: bool = True,
+) -> np.ndarray:
+    """The return of one dream per row of `parameters`, from the matching row of `initial_z`.
+
+    All dreams run in one batched `DreamEnv`, which samples with `noise`; a dream that ended
+    (M's done head) earns nothing more while the others go on, up to `settings.steps` steps.
+    """
+    env = DreamEnv(mdnrnn, initial_z, settings.temperature, settings.steps, reward_head=reward_head)
+    env.rng = noise
+    z, _ = env.reset()
+    returns, running = np.zeros(len(z)), np.ones(len(z), bool)
+    while running.any():
+        features = np.concatenate([z, np.asarray(env.state[0])], axis=-1) if use_memory else z
+        z, reward, terminated, truncated, _ = env.step(controller.act(parameters, features, squash))
+        returns += reward * running
+        running &= ~(terminated | truncated)
+    return returns
+
+
+@dataclass
+class DreamSearch:
+    """CMA-ES's fitness and its scoring of the mean, in dreams instead of the real environment.
+
+    Dreams start from the first frames of real episodes (their stored μ and log σ²). In a
+    generation every candidate dreams from the same starts, as every candidate of the real
+    search drives the same tracks; the mean is scored on fixed starts and noise.
+    """
+
+    mdnrnn: MDNRNN
+    """M, which dreams."""
+    reward_head: keras.Model
+    """What a dream pays for a step (`build_reward_head`)."""
+    first_frames: tuple[np.ndarray, np.ndarray]
+    """μ and log σ² of the first frame of each real episode, (episodes, latent) each."""
+    squash: object
+    """The task's `controller_action`."""
+    settings: DreamConfig
+    """The dream's settings."""
+    use_memory: bool = True
+    """Whether C sees [z, h] or z alone."""
+
+    def returns(self, parameters: np.ndarray, picks: np.ndarray, noise: SharedNoise):
+        """One dream per row of `parameters`, from a z drawn from the first frame of episode
+        `picks[row]`, every draw from `noise`."""
+        mean, log_variance = (array[picks] for array in self.first_frames)
+        initial_z = mean + np.exp(0.5 * log_variance) * noise.standard_normal(mean.shape)
+        return dream_returns(
+            self.mdnrnn,
+            self.reward_head,
+            parameters,
+            initial_z.astype(np.float32),
+            self.squash,
+            self.settings,
+            noise,
+            self.use_memory,
+        )
+
+    def fitness(self, candidates: np.ndarray, generation: int) -> np.ndarray:
+        """Each candidate's mean return over the generation's dreams, the same for all."""
+        dreams = self.settings.episodes_per_candidate
+        picks = np.random.default_rng([1, generation]).integers(
+            len(self.first_frames[0]), size=dreams
+        )
+        noise = SharedNoise([2, generation], repeats=len(candidates))
+        parameters = np.repeat(candidates, dreams, axis=0)
+        returns = self.returns(parameters, np.tile(picks, len(candidates)), noise)
+        return returns.reshape(len(candidates), dreams).mean(axis=1)
+
+    def score(self, mean: np.ndarray) -> float:
+        """The mean's return over the fixed dreams the search keeps its best mean by."""
+        dreams = self.settings.mean_evaluation_episodes
+        picks = np.arange(dreams) % len(self.first_frames[0])
+        noise = SharedNoise(0, repeats=1)
+        return float(self.returns(np.tile(mean, (dreams, 1)), picks, noise).mean())
