@@ -27,7 +27,7 @@ LAYERS = [
     {"agent", "widgets", "dream"},
     {"artefacts"},
     {"pipeline.model", "pipeline.dream", "pipeline.controller"},
-    {"pipeline.rounds"},
+    {"pipeline.rounds", "pipeline.shapes"},
     {"pipeline"},
     {"stages", "options"},
     {"status"},

@@ -108,6 +108,14 @@ STAGES = (
         ("episodes", "mean", "std", "generation"),
     ),
     Stage(
+        "search_shapes",
+        "search shapes",
+        ("evaluation",),
+        pipeline.ensure_search_shapes,
+        pipeline.shapes_dir,
+        ("shapes", "means"),
+    ),
+    Stage(
         "reward_head",
         "M's reward head",
         ("mdnrnn",),

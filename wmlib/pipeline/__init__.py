@@ -5,7 +5,8 @@ the active profile's settings, and otherwise builds it (resuming whatever an int
 left; `wmlib.artefacts` keeps the manifests). Chapters and the command line both come through
 here; nothing else trains or collects. `wmlib.stages` lists the stages once. The world model's
 stages are in `pipeline.model`, the controller's in `pipeline.controller`, iterative training's
-rounds in `pipeline.rounds`.
+rounds in `pipeline.rounds`, the dream's in `pipeline.dream`, the comparison of search shapes in
+`pipeline.shapes`.
 """
 
 from wmlib.artefacts import read_manifest
@@ -28,8 +29,10 @@ from wmlib.pipeline.model import (
     vae_dir,
 )
 from wmlib.pipeline.rounds import ensure_rounds, rounds_dir
+from wmlib.pipeline.shapes import SHAPES, ensure_search_shapes, shape_control, shapes_dir
 
 __all__ = [
+    "SHAPES",
     "controller_dir",
     "ensure_controller",
     "ensure_episodes",
@@ -38,6 +41,7 @@ __all__ = [
     "ensure_mdnrnn",
     "ensure_reward_head",
     "ensure_rounds",
+    "ensure_search_shapes",
     "ensure_vae",
     "episodes_dir",
     "evaluation_dir",
@@ -47,5 +51,7 @@ __all__ = [
     "read_manifest",
     "reward_head_dir",
     "rounds_dir",
+    "shape_control",
+    "shapes_dir",
     "vae_dir",
 ]

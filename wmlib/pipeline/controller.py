@@ -98,6 +98,31 @@ def controller_dimension(profile: config.Profile, use_memory: bool) -> int:
     return controller.parameter_count(inputs, get_task(profile.task).action_size)
 
 
+def real_search(
+    profile: config.Profile,
+    use_memory: bool,
+    workers: int,
+    directory: Path,
+    start: np.ndarray | None = None,
+) -> dict:
+    """CMA-ES in the real environment with `profile.control`, from `start` (zeros by default),
+    saved in `directory` after every generation (and resumed from there)."""
+    from wmlib import search
+
+    settings = profile.control
+    with _drivers(profile, use_memory, workers) as drivers:
+        return search.search(
+            lambda candidates, generation: drivers.fitness(
+                candidates, search.training_seeds(settings, generation)
+            ),
+            lambda mean: drivers.score(mean, search.mean_evaluation_seeds(settings)).mean(),
+            controller_dimension(profile, use_memory),
+            settings,
+            directory,
+            start,
+        )
+
+
 def ensure_controller(
     profile: config.Profile | None = None,
     use_memory: bool = True,
@@ -134,17 +159,7 @@ def ensure_controller(
             dreams = dream_search(profile, use_memory, workers)
             state = search.search(dreams.fitness, dreams.score, dimension, settings, directory)
         else:
-            with _drivers(profile, use_memory, workers) as drivers:
-                state = search.search(
-                    lambda candidates, generation: drivers.fitness(
-                        candidates, search.training_seeds(settings, generation)
-                    ),
-                    lambda mean: drivers.score(mean, search.mean_evaluation_seeds(settings)).mean(),
-                    dimension,
-                    settings,
-                    directory,
-                    start,
-                )
+            state = real_search(profile, use_memory, workers, directory, start)
         return {
             "parameters": dimension,
             "generations": state["generation"],
@@ -177,37 +192,17 @@ def ensure_evaluation(
     inside its batch (`agent.gif` in `evaluation_dir`), so the video shows the very episode whose
     return is reported. Tracks already scored are kept when an interrupted run resumes.
     """
-    from wmlib import agent, search
+    from wmlib import search
 
     profile = profile or config.active()
     settings = profile.control
     best = ensure_controller(profile, use_memory, workers, origin)["best"]
     directory = evaluation_dir(profile, use_memory, origin)
-    results_path, video_path = directory / "returns.json", directory / "agent.gif"
 
     def make() -> dict:
-        seeds = search.evaluation_seeds(settings)
-        scored = json.loads(results_path.read_text()) if results_path.exists() else {}
-        if not video_path.exists():
-            scored.pop(str(seeds[0]), None)  # filmed again, and scored by the filmed episode
-        video = agent.Video(seeds[0], str(video_path))
-        chunk = settings.environments_per_task * (workers or os.cpu_count())
-        with (
-            _drivers(profile, use_memory, workers) as drivers,
-            tqdm(
-                total=len(seeds), initial=len(scored), desc="evaluation", unit="episode"
-            ) as progress,
-        ):
-            for start in range(0, len(seeds), chunk):
-                missing = [seed for seed in seeds[start : start + chunk] if str(seed) not in scored]
-                if missing:
-                    returns = drivers.score(best["parameters"], missing, video)
-                    scored.update(zip(map(str, missing), map(float, returns), strict=True))
-                    files.write_json(results_path, scored)
-                    progress.update(len(missing))
-        returns = _scored_returns(results_path, seeds)
+        returns = score_on_tracks(profile, use_memory, workers, best["parameters"], directory)
         return {
-            "episodes": len(seeds),
+            "episodes": len(returns),
             "mean": round(float(returns.mean()), 1),
             "std": round(float(returns.std()), 1),
             "generation": int(best["generation"]),
@@ -220,12 +215,51 @@ def ensure_evaluation(
     seeds = search.evaluation_seeds(settings)
     return {
         "seeds": seeds,
-        "returns": _scored_returns(results_path, seeds),
+        "returns": scored_returns(directory, settings),
         "generation": int(best["generation"]),
     }
 
 
-def _scored_returns(path: Path, seeds: list[int]) -> np.ndarray:
-    """The returns saved in an evaluation's `returns.json`, in the order of `seeds`."""
-    scored = json.loads(path.read_text())
-    return np.array([scored[str(seed)] for seed in seeds])
+RETURNS_FILE = "returns.json"
+"""An evaluation's return on each track, by seed."""
+
+
+def score_on_tracks(
+    profile: config.Profile, use_memory: bool, workers: int, parameters, directory: Path
+) -> np.ndarray:
+    """A controller's returns on the profile's fixed evaluation tracks, in the order of their
+    seeds, saved in `directory` batch by batch (tracks already there are kept).
+
+    The first track is filmed while it is scored, inside its batch (`agent.gif`), so the video
+    shows the very episode whose return is reported; without its video it is scored anew.
+    """
+    from wmlib import agent, search
+
+    settings = profile.control
+    results_path, video_path = directory / RETURNS_FILE, directory / "agent.gif"
+    seeds = search.evaluation_seeds(settings)
+    scored = json.loads(results_path.read_text()) if results_path.exists() else {}
+    if not video_path.exists():
+        scored.pop(str(seeds[0]), None)  # filmed again, and scored by the filmed episode
+    video = agent.Video(seeds[0], str(video_path))
+    chunk = settings.environments_per_task * (workers or os.cpu_count())
+    with (
+        _drivers(profile, use_memory, workers) as drivers,
+        tqdm(total=len(seeds), initial=len(scored), desc="evaluation", unit="episode") as progress,
+    ):
+        for start in range(0, len(seeds), chunk):
+            missing = [seed for seed in seeds[start : start + chunk] if str(seed) not in scored]
+            if missing:
+                returns = drivers.score(parameters, missing, video)
+                scored.update(zip(map(str, missing), map(float, returns), strict=True))
+                files.write_json(results_path, scored)
+                progress.update(len(missing))
+    return scored_returns(directory, settings)
+
+
+def scored_returns(directory: Path, settings: config.ControlConfig) -> np.ndarray:
+    """The returns an evaluation saved in `directory`, in the order of the evaluation seeds."""
+    from wmlib import search
+
+    scored = json.loads((directory / RETURNS_FILE).read_text())
+    return np.array([scored[str(seed)] for seed in search.evaluation_seeds(settings)])

@@ -1,0 +1,101 @@
+"""Search shapes compared at one budget (chapter 8): how best to spend a search's driving.
+
+A generation's driving is candidates × episodes per candidate × steps per episode. Each shape
+doubles one of the three and runs half the generations, so that every search drives as much as
+the profile's own, which is the shape with the most generations; each kept mean is scored on the
+100 evaluation tracks, paired with the profile's own controller.
+"""
+
+from dataclasses import replace
+from pathlib import Path
+
+from wmlib import config
+from wmlib.artefacts import build
+from wmlib.pipeline.controller import (
+    controller_dimension,
+    controller_dir,
+    controller_settings,
+    ensure_controller,
+    ensure_evaluation,
+    real_search,
+    score_on_tracks,
+    scored_returns,
+)
+from wmlib.search import load_search
+
+SHAPES = {
+    "more generations": {},
+    "more candidates": {"population_size": 2},
+    "more episodes per candidate": {"episodes_per_candidate": 2},
+    "full-length episodes": {"training_steps": 2},
+}
+"""Each shape's factors on the profile's search (the first is the profile's own search)."""
+
+
+def shapes_dir(profile: config.Profile | None = None) -> Path:
+    """The folder of a profile's comparison of search shapes, one subfolder per shape."""
+    return (profile or config.active()).data_dir / "search_shapes"
+
+
+def shape_control(control: config.ControlConfig, factors: dict) -> config.ControlConfig:
+    """The search of one shape: the factors applied (episodes no longer than the evaluation's),
+    and the generations that keep its driving equal to `control`'s."""
+    grown = {name: getattr(control, name) * factor for name, factor in factors.items()}
+    if "training_steps" in grown:
+        grown["training_steps"] = min(grown["training_steps"], control.evaluation_steps)
+    shaped = replace(control, **grown)
+
+    def driving(search: config.ControlConfig) -> int:
+        return search.population_size * search.episodes_per_candidate * search.training_steps
+
+    generations = max(1, round(control.generations * driving(control) / driving(shaped)))
+    return replace(shaped, generations=generations)
+
+
+def ensure_search_shapes(profile: config.Profile | None = None, workers: int = 0) -> dict:
+    """Every shape's search history, kept generation and returns on the evaluation tracks, by
+    shape (`SHAPES`), running the searches that are missing; each resumes where it stopped."""
+    profile = profile or config.active()
+    directory = shapes_dir(profile)
+
+    def shaped(name: str) -> config.Profile:
+        return replace(profile, control=shape_control(profile.control, SHAPES[name]))
+
+    def make() -> dict:
+        for name, factors in SHAPES.items():
+            if factors:
+                folder = _folder(directory, name)
+                folder.mkdir(parents=True, exist_ok=True)
+                state = real_search(shaped(name), True, workers, folder)
+                score_on_tracks(shaped(name), True, workers, state["best"]["parameters"], folder)
+        means = [float(result["returns"].mean()) for result in results().values()]
+        return {"shapes": len(SHAPES), "means": [round(mean, 1) for mean in means]}
+
+    def results() -> dict:
+        found = {}
+        for name, factors in SHAPES.items():
+            if not factors:
+                search = ensure_controller(profile, workers=workers)
+                found[name] = {
+                    "history": search["history"],
+                    **ensure_evaluation(profile, workers=workers),
+                }
+                continue
+            shape, folder = shaped(name), _folder(directory, name)
+            search = load_search(folder, controller_dimension(shape, True), shape.control)
+            found[name] = {
+                "history": search["history"],
+                "returns": scored_returns(folder, shape.control),
+                "generation": int(search["best"]["generation"]),
+            }
+        return found
+
+    settings = {**controller_settings(profile, True), "shapes": SHAPES}
+    inputs = {"controller": controller_dir(profile)}
+    build(directory, profile.name, settings, make, inputs=inputs)
+    return results()
+
+
+def _folder(directory: Path, name: str) -> Path:
+    """The subfolder of one shape's search and evaluation."""
+    return directory / name.replace(" ", "_")
