@@ -37,5 +37,16 @@ def test_an_unexecuted_chapter_says_so(tmp_path):
     assert status.chapter_row(path)[3] == "not executed"
 
 
+def test_a_chapter_whose_last_cells_never_ran_says_so(tmp_path):
+    path = tmp_path / "01_x.ipynb"
+    ran, added = nbformat.v4.new_code_cell("1"), nbformat.v4.new_code_cell("2")
+    ran.metadata["execution"] = {
+        "iopub.execute_input": "2026-11-25T10:00:00.000000Z",
+        "shell.execute_reply": "2026-11-25T10:00:01.000000Z",
+    }
+    path.write_text(json.dumps(nbformat.v4.new_notebook(cells=[ran, added])))
+    assert status.chapter_row(path)[3] == "not executed to the end"
+
+
 def test_durations_read_naturally():
     assert [status.duration(s) for s in (42, 750, 3 * 3600 + 720)] == ["42 s", "12.5 min", "3.2 h"]

@@ -32,6 +32,11 @@ class Stage:
     """The fields its manifest's summary records, shown by the command line and status."""
 
 
+SEARCH_SUMMARY = ("parameters", "generations", "best_mean_score", "chosen_generation")
+"""What a CMA-ES search's manifest records, wherever it searched."""
+EVALUATION_SUMMARY = ("episodes", "mean", "std", "generation")
+"""What an evaluation on the fixed tracks records, whichever controller it scored."""
+
 STAGES = (
     Stage(
         "collect",
@@ -81,7 +86,7 @@ STAGES = (
         ("vae", "mdnrnn"),
         pipeline.ensure_controller,
         pipeline.controller_dir,
-        ("parameters", "generations", "best_mean_score", "chosen_generation"),
+        SEARCH_SUMMARY,
     ),
     Stage(
         "evaluation",
@@ -89,7 +94,7 @@ STAGES = (
         ("controller",),
         pipeline.ensure_evaluation,
         pipeline.evaluation_dir,
-        ("episodes", "mean", "std", "generation"),
+        EVALUATION_SUMMARY,
     ),
     Stage(
         "controller_z_only",
@@ -97,7 +102,7 @@ STAGES = (
         ("vae",),
         functools.partial(pipeline.ensure_controller, use_memory=False),
         functools.partial(pipeline.controller_dir, use_memory=False),
-        ("parameters", "generations", "best_mean_score", "chosen_generation"),
+        SEARCH_SUMMARY,
     ),
     Stage(
         "evaluation_z_only",
@@ -105,7 +110,7 @@ STAGES = (
         ("controller_z_only",),
         functools.partial(pipeline.ensure_evaluation, use_memory=False),
         functools.partial(pipeline.evaluation_dir, use_memory=False),
-        ("episodes", "mean", "std", "generation"),
+        EVALUATION_SUMMARY,
     ),
     Stage(
         "search_shapes",
@@ -129,7 +134,7 @@ STAGES = (
         ("reward_head",),
         functools.partial(pipeline.ensure_controller, origin="dream"),
         functools.partial(pipeline.controller_dir, origin="dream"),
-        ("parameters", "generations", "best_mean_score", "chosen_generation"),
+        SEARCH_SUMMARY,
     ),
     Stage(
         "evaluation_dream",
@@ -137,7 +142,7 @@ STAGES = (
         ("controller_dream",),
         functools.partial(pipeline.ensure_evaluation, origin="dream"),
         functools.partial(pipeline.evaluation_dir, origin="dream"),
-        ("episodes", "mean", "std", "generation"),
+        EVALUATION_SUMMARY,
     ),
     Stage(
         "controller_warm",
@@ -145,7 +150,7 @@ STAGES = (
         ("controller_dream",),
         functools.partial(pipeline.ensure_controller, origin="warm"),
         functools.partial(pipeline.controller_dir, origin="warm"),
-        ("parameters", "generations", "best_mean_score", "chosen_generation"),
+        SEARCH_SUMMARY,
     ),
     Stage(
         "evaluation_warm",
@@ -153,7 +158,7 @@ STAGES = (
         ("controller_warm",),
         functools.partial(pipeline.ensure_evaluation, origin="warm"),
         functools.partial(pipeline.evaluation_dir, origin="warm"),
-        ("episodes", "mean", "std", "generation"),
+        EVALUATION_SUMMARY,
     ),
     Stage(
         "iterate",

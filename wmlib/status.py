@@ -76,6 +76,8 @@ def chapter_row(path: Path) -> list[str]:
     times = [cell["metadata"].get("execution", {}) for cell in code]
     if not times or "iopub.execute_input" not in times[0]:
         return [path.stem, match.group(1) if match else "", "", "not executed"]
+    if "shell.execute_reply" not in times[-1]:
+        return [path.stem, match.group(1) if match else "", "", "not executed to the end"]
     start = datetime.datetime.fromisoformat(times[0]["iopub.execute_input"])
     end = datetime.datetime.fromisoformat(times[-1]["shell.execute_reply"])
     seconds = (end - start).total_seconds()
