@@ -170,5 +170,5 @@ STAGES = (
     ),
 )
 BY_NAME = {stage.name: stage for stage in STAGES}
-ROUND_STAGES = ("collect", "vae", "latents", "mdnrnn", "controller", "evaluation")
+ROUND_STAGES = tuple(stage.name for stage in STAGES if stage.ensure in pipeline.ROUND_STAGES)
 """The stages every later round of iterative training builds again, in its own folder."""

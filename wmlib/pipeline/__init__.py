@@ -28,10 +28,11 @@ from wmlib.pipeline.model import (
     memory_sequences,
     vae_dir,
 )
-from wmlib.pipeline.rounds import ensure_rounds, rounds_dir
+from wmlib.pipeline.rounds import ROUND_STAGES, ensure_rounds, rounds_dir
 from wmlib.pipeline.shapes import SHAPES, ensure_search_shapes, shape_control, shapes_dir
 
 __all__ = [
+    "ROUND_STAGES",
     "SHAPES",
     "controller_dir",
     "ensure_controller",

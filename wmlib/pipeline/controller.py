@@ -15,7 +15,12 @@ from tqdm.auto import tqdm
 from wmlib import config, files
 from wmlib.artefacts import build
 from wmlib.env import task as get_task
-from wmlib.pipeline.dream import dream_control, dream_search, reward_head_dir
+from wmlib.pipeline.dream import (
+    dream_control,
+    dream_search,
+    ensure_reward_head,
+    reward_head_dir,
+)
 from wmlib.pipeline.model import (
     ensure_mdnrnn,
     ensure_vae,
@@ -146,6 +151,7 @@ def ensure_controller(
     start = None
     if origin == "dream":
         inputs = {"mdnrnn": mdnrnn_dir(profile), "reward_head": reward_head_dir(profile)}
+        ensure_reward_head(profile, workers)  # before the search, whose time is its own
     elif origin == "warm":
         start = ensure_controller(profile, use_memory, workers, "dream")["best"]["parameters"]
         inputs["controller"] = controller_dir(profile, use_memory, "dream")
