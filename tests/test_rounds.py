@@ -95,3 +95,8 @@ def test_the_iterate_stage_resumes_after_a_kill_without_recording_again(data):
     assert summary["rounds"] == 1 and len(summary["means"]) == 2
     for name in ("vae", "mdnrnn", "controller", "evaluation"):
         assert read_manifest(carracing / "round_1" / name)["complete"], name
+
+
+def test_the_command_line_refuses_a_round_the_profile_does_not_run(tmp_path):
+    run = run_wmlib("controller", "--profile", "ci", "--round", "2", data=tmp_path)
+    assert run.returncode == 1 and "raise iteration.rounds" in run.stderr

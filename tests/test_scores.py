@@ -30,3 +30,10 @@ def test_pairing_removes_what_the_tracks_share():
 def test_returns_of_other_tracks_or_shapes_are_refused(first, second):
     with pytest.raises(ValueError, match="same tracks|flat list"):
         scores.paired_difference(first, second)
+
+
+def test_a_verdict_needs_two_standard_errors():
+    close = scores.Score(mean=-30.0, standard_error=20.0, episodes=100)
+    far = scores.Score(mean=-50.0, standard_error=20.0, episodes=100)
+    assert "cannot tell them apart" in scores.verdict("round 1", "round 0", close)
+    assert scores.verdict("round 1", "round 0", far) == "round 0 is better"

@@ -226,6 +226,13 @@ class Profile:
     """The round of iterative training whose artefacts this profile reads and builds (0: the
     first; `at_round` gives the others)."""
 
+    def __post_init__(self):
+        if not 0 <= self.round <= self.iteration.rounds:
+            raise ProfileError(
+                f"Profile {self.name!r} runs rounds 0 to {self.iteration.rounds} of iterative "
+                f"training, not round {self.round}; raise iteration.rounds to run more."
+            )
+
     @property
     def data_dir(self) -> Path:
         """Where this profile's artefacts live: `<data root>/<profile name>/<task>`, and for a
@@ -304,11 +311,6 @@ class ProfileError(WorldModelsError, ValueError):
 
 def at_round(profile: Profile, round_number: int) -> Profile:
     """The profile as seen by round `round_number` of its iterative training (0 to `rounds`)."""
-    if not 0 <= round_number <= profile.iteration.rounds:
-        raise ProfileError(
-            f"Profile {profile.name!r} runs rounds 0 to {profile.iteration.rounds} of iterative "
-            f"training, not {round_number}; raise iteration.rounds to run more."
-        )
     return replace(profile, round=round_number)
 
 

@@ -92,6 +92,7 @@ def ensure_search_shapes(profile: config.Profile | None = None, workers: int = 0
 
     settings = {**controller_settings(profile, True), "shapes": SHAPES}
     inputs = {"controller": controller_dir(profile)}
+    ensure_evaluation(profile, workers=workers)  # the profile's own shape, timed as its own stage
     build(directory, profile.name, settings, make, inputs=inputs)
     return results()
 
