@@ -85,3 +85,10 @@ def test_fitness_in_dreams_is_each_candidates_mean_over_the_same_dreams(model):
     twice = search.fitness(np.repeat(candidates[:1], 2, axis=0), generation=4)
     assert twice[0] == pytest.approx(twice[1], abs=1e-6)  # the same dreams for every candidate
     assert search.score(candidates[0]) == search.score(candidates[0])
+
+
+def test_a_controller_of_unknown_origin_is_refused_naming_the_known_ones():
+    from wmlib import pipeline
+
+    with pytest.raises(ValueError, match="'real', 'dream', 'warm'"):
+        pipeline.controller_dir(config.get("ci"), origin="dreem")

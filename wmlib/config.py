@@ -135,9 +135,8 @@ class IterationConfig:
     episodes: int = 5000
     """Episodes recorded in each round by the previous round's agent."""
     action_noise: float = 0.3
-    """Standard deviation of the Gaussian noise added to the controller's raw outputs (before
-    they are squashed into the action ranges) while a round records: the car mostly follows the
-    road as the controller would, and M also sees what other actions lead to."""
+    """Standard deviation of the noise on C's raw outputs while a round records: the car mostly
+    follows the road as C would, and M also sees what other actions lead to."""
     vision_epochs: int = 1
     """Epochs of fine-tuning V on every round's episodes (a fresh Adam, V's learning rate)."""
     memory_training_steps: int = 500

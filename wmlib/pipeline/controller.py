@@ -37,6 +37,8 @@ dream, or in the real environment from the controller found in the dream."""
 def _variant(use_memory: bool, origin: str) -> str:
     """The folder suffix of the z-only ablation and of a controller not searched from zeros in
     the real environment."""
+    if origin not in ORIGINS:
+        raise ValueError(f"Unknown origin {origin!r} of a controller; choose one of {ORIGINS}.")
     return ("" if use_memory else "_z_only") + ("" if origin == "real" else f"_{origin}")
 
 
