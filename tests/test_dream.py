@@ -77,7 +77,7 @@ def test_fitness_in_dreams_is_each_candidates_mean_over_the_same_dreams(model):
     head = dream.build_reward_head(32 + 16, HEAD)
     episodes = sequences([4] * 6)
     first = tuple(np.stack([e[name][0] for e in episodes]) for name in ("mean", "log_variance"))
-    search = dream.DreamSearch(model, head, first, carracing.controller_action, HEAD)
+    search = dream.DreamSearch(model, head, first, carracing.TASK, HEAD)
     candidates = np.random.default_rng(3).normal(scale=0.3, size=(2, (32 + 16 + 1) * 3))
     fitness = search.fitness(candidates, generation=4)
     assert fitness.shape == (2,) and fitness[0] != fitness[1]

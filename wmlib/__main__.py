@@ -1,4 +1,4 @@
-"""The command line: `python -m wmlib STAGE [--profile NAME] [--workers N] [--SECTION.FIELD V]`.
+"""The command line: `python -m wmlib STAGE [--task T] [--profile P] [--workers N] [--A.B V]`.
 
 Each stage builds its artefact in `data/<profile>/<task>/` through `wmlib.pipeline`, skipping
 what is already there and resuming what an interrupted run left; a stage builds the stages it
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from wmlib import config, options, stages, status
 from wmlib.artefacts import read_manifest
-from wmlib.env import task as get_task
+from wmlib.env import TASKS
 from wmlib.errors import WorldModelsError
 from wmlib.workers import SCHEDULER_VARIABLE
 
@@ -56,8 +56,14 @@ def parser_for(profile: config.Profile) -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile",
         default=profile.name,
-        help=f"one of {', '.join(config.PROFILES)} (default: ${config.PROFILE_VARIABLE} "
+        help=f"one of {', '.join(config.PROFILE_NAMES)} (default: ${config.PROFILE_VARIABLE} "
         f"or {config.DEFAULT_PROFILE})",
+    )
+    parser.add_argument(
+        "--task",
+        default=profile.task,
+        help=f"one of {', '.join(TASKS)} (default: ${config.TASK_VARIABLE} or "
+        f"{config.DEFAULT_TASK})",
     )
     parser.add_argument(
         "--workers",
@@ -76,13 +82,17 @@ def parser_for(profile: config.Profile) -> argparse.ArgumentParser:
 
 
 def chosen_profile(argv: list[str] | None) -> config.Profile:
-    """The profile named by --profile (or WM_PROFILE), read before the full parser is built."""
+    """The profile named by --profile (or WM_PROFILE) for the task named by --task (or WM_TASK),
+    read before the full parser is built, whose defaults are that profile's settings."""
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--profile", default=os.environ.get(config.PROFILE_VARIABLE))
-    name = early.parse_known_args(argv)[0].profile or config.DEFAULT_PROFILE
+    early.add_argument("--task", default=os.environ.get(config.TASK_VARIABLE))
+    chosen = early.parse_known_args(argv)[0]
     try:
-        return config.get(name)
-    except config.ProfileError as error:
+        return config.get(
+            chosen.profile or config.DEFAULT_PROFILE, chosen.task or config.DEFAULT_TASK
+        )
+    except WorldModelsError as error:
         argparse.ArgumentParser(prog="python -m wmlib").error(str(error))
 
 
@@ -108,10 +118,16 @@ def run(argv: list[str] | None) -> int:
         print(status.status_page(profile, Path(__file__).resolve().parent.parent / "book"))
         return 0
     print(f"profile: {profile.name} ({profile.description}); data in {profile.data_dir}")
-    selected = stages.STAGES if arguments.stage == "all" else [stages.BY_NAME[arguments.stage]]
+    selected = (
+        stages.for_task(profile) if arguments.stage == "all" else [stages.BY_NAME[arguments.stage]]
+    )
     try:
-        get_task(profile.task)  # refuse an unknown task here, not in a worker, before any folder
         for stage in selected:
+            if not stage.runs_for(profile):
+                raise stages.StageError(
+                    f"Stage {stage.name!r} is not built for task {profile.task!r}; its stages "
+                    f"are {', '.join(stage.name for stage in stages.for_task(profile))}."
+                )
             run_stage(stage, profile, arguments.workers)
     except WorldModelsError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -69,10 +69,9 @@ class Agent:
             z = self.see(frames, epsilon)
         else:
             z, self.state = self.remember_and_see(*self.state, *self.previous, frames, epsilon)
-        features = np.asarray(z)
-        if self.mdnrnn is not None:
-            features = np.concatenate([features, np.asarray(self.state[0])], axis=-1)
-        actions = controller.act(self.parameters, features, self.explore)
+        task = self.task
+        features = controller.features(z, self.state, task.controller_reads_cell)
+        actions = controller.act(self.parameters, features, self.explore, task.controller_bias)
         if self.mdnrnn is not None:
             self.previous = (z, actions)
         return actions[self.running]

@@ -3,7 +3,8 @@
 A profile is one frozen `Profile`: the same code runs the `ci` profile in minutes for the tests,
 the `small` profile in a few hours on a 2-core laptop (what the published book shows), and the
 `paper` profile with Ha & Schmidhuber's settings. Chapters and the command line never hard-code
-a budget; they ask `active()` for the profile chosen by the `WM_PROFILE` environment variable.
+a budget; they ask `active()` for the profile chosen by the `WM_PROFILE` environment variable
+(and `WM_TASK` for the task). Each task's three profiles are in `wmlib.profiles`.
 """
 
 import os
@@ -15,6 +16,10 @@ from wmlib.errors import WorldModelsError
 
 PROFILE_VARIABLE = "WM_PROFILE"
 DEFAULT_PROFILE = "small"
+PROFILE_NAMES = ("ci", "small", "paper")
+"""The three budgets, the same for every task (`wmlib.profiles` holds each task's)."""
+TASK_VARIABLE = "WM_TASK"
+DEFAULT_TASK = "carracing"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ class MemoryConfig:
     """Gradients are clipped to this norm."""
     training_steps: int = 4000
     """Gradient steps in all."""
+    done_weight: float = 1.0
+    """Weight of a step that ends the episode in the done head's loss: the paper's Doom M weighs
+    them 10 times, since an episode ends once in hundreds of steps and a dream must end too."""
     seed: int = 0
     """Seeds the weights, the choice of training windows and the resampling of z."""
 
@@ -153,6 +161,9 @@ class DreamConfig:
     """Epochs of fitting the reward head on M's training episodes, M itself left as it is."""
     temperature: float = 1.0
     """The dream's temperature (mixture logits ÷ τ, noise × √τ)."""
+    temperatures: tuple[float, ...] = (0.10, 0.50, 1.00, 1.15, 1.30)
+    """The temperatures the comparison of dreams trains a controller at, one search each (the
+    paper's Doom table; the `temperatures` stage)."""
     population_size: int = 64
     """Candidates per CMA-ES generation in the dream (the paper's population)."""
     episodes_per_candidate: int = 16
@@ -241,71 +252,16 @@ class Profile:
 
     def describe(self) -> str:
         """One line for the top of a chapter: which profile runs, and where its data lives."""
+        names = "|".join(PROFILE_NAMES)
         return (
             f"Profile {self.name!r}: {self.description}.\n"
             f"Artefacts are read from and written to {os.path.relpath(self.data_dir)}.\n"
-            f"Choose another with {PROFILE_VARIABLE}={'|'.join(PROFILES)} before starting Python."
+            f"Choose another with {PROFILE_VARIABLE}={names} before starting Python."
         )
 
 
-PROFILES = {
-    "ci": Profile(
-        name="ci",
-        description="tiny budgets so that every chapter runs in minutes, for the tests",
-        rollouts=RolloutConfig(episodes=6, max_steps=120, policy="brownian"),
-        comparison_episodes=2,
-        vision=VisionConfig(epochs=1),
-        memory=MemoryConfig(sequence_length=100, batch_size=4, training_steps=20),
-        control=ControlConfig(
-            population_size=4,
-            episodes_per_candidate=1,
-            generations=2,
-            training_steps=40,
-            mean_evaluation_interval=1,
-            mean_evaluation_episodes=1,
-            evaluation_episodes=2,
-            evaluation_steps=60,
-            environments_per_task=2,
-        ),
-        iteration=IterationConfig(rounds=1, episodes=2, vision_epochs=1, memory_training_steps=10),
-        dream=DreamConfig(
-            reward_epochs=1,
-            population_size=4,
-            episodes_per_candidate=2,
-            generations=2,
-            steps=20,
-            mean_evaluation_episodes=4,
-        ),
-    ),
-    "small": Profile(
-        name="small",
-        description="what a 2-core laptop runs in a few hours; the published book shows it",
-        rollouts=RolloutConfig(episodes=200, policy="brownian"),
-        comparison_episodes=8,
-        vision=VisionConfig(epochs=5),
-        memory=MemoryConfig(batch_size=16, training_steps=500),
-        control=ControlConfig(
-            population_size=16,
-            episodes_per_candidate=2,
-            generations=25,
-            training_steps=500,
-            mean_evaluation_interval=5,
-            mean_evaluation_episodes=32,
-        ),
-        iteration=IterationConfig(rounds=1, episodes=200),
-    ),
-    "paper": Profile(
-        name="paper",
-        description="Ha & Schmidhuber's settings (weeks of compute on many cores)",
-        rollouts=RolloutConfig(policy="cauchy_weights"),
-        comparison_episodes=16,
-        control=ControlConfig(mean_evaluation_episodes=1024),
-    ),
-}
-
-
 class ProfileError(WorldModelsError, ValueError):
-    """Raised for a profile name that is not one of `PROFILES`, or a round it does not run."""
+    """Raised for a profile name that is not one of `PROFILE_NAMES`, or a round it does not run."""
 
 
 def at_round(profile: Profile, round_number: int) -> Profile:
@@ -313,18 +269,25 @@ def at_round(profile: Profile, round_number: int) -> Profile:
     return replace(profile, round=round_number)
 
 
-def get(name: str) -> Profile:
-    """The profile called `name`, or a `ProfileError` that lists the valid names."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        valid = ", ".join(PROFILES)
+def get(name: str, task: str = DEFAULT_TASK) -> Profile:
+    """The profile called `name` for `task`, or a `ProfileError` that lists the valid names."""
+    from wmlib.profiles import PROFILES
+
+    if task not in PROFILES:
         raise ProfileError(
-            f"Unknown profile {name!r}. Choose one of: {valid} "
+            f"Unknown task {task!r}; choose one of {', '.join(PROFILES)} "
+            f"(set {TASK_VARIABLE}, or pass --task)."
+        )
+    if name not in PROFILE_NAMES:
+        raise ProfileError(
+            f"Unknown profile {name!r}. Choose one of: {', '.join(PROFILE_NAMES)} "
             f"(set {PROFILE_VARIABLE}={DEFAULT_PROFILE}, or pass --profile {DEFAULT_PROFILE})."
-        ) from None
+        )
+    return PROFILES[task][name]
 
 
 def active() -> Profile:
-    """The profile chosen by `WM_PROFILE` (default `small`)."""
-    return get(os.environ.get(PROFILE_VARIABLE, DEFAULT_PROFILE).strip())
+    """The profile chosen by `WM_PROFILE` (default `small`) for the task chosen by `WM_TASK`
+    (default `carracing`)."""
+    name = os.environ.get(PROFILE_VARIABLE, DEFAULT_PROFILE).strip()
+    return get(name, os.environ.get(TASK_VARIABLE, DEFAULT_TASK).strip())

@@ -14,6 +14,7 @@ import numpy as np
 
 from wmlib import controller
 from wmlib.config import DreamConfig
+from wmlib.env import Task
 from wmlib.memory import MDNRNN, DreamEnv
 from wmlib.runtime import keras, tf
 
@@ -74,10 +75,10 @@ class SharedNoise:
 
 def dream_returns(
     mdnrnn: MDNRNN,
-    reward_head: keras.Model,
+    reward_head: keras.Model | None,
     parameters: np.ndarray,
     initial_z: np.ndarray,
-    squash,
+    task: Task,
     settings: DreamConfig,
     noise: SharedNoise,
     use_memory: bool = True,
@@ -86,14 +87,21 @@ def dream_returns(
 
     All dreams run in one batched `DreamEnv`, which samples with `noise`; a dream that ended
     (M's done head) earns nothing more while the others go on, up to `settings.steps` steps.
+    A step pays what `reward_head` predicts, or the task's `survival_reward` when it has one
+    (Take Cover: +1 for every step the dream has not ended before).
     """
     env = DreamEnv(mdnrnn, initial_z, settings.temperature, settings.steps, reward_head=reward_head)
     env.rng = noise
     z, _ = env.reset()
     returns, running = np.zeros(len(z)), np.ones(len(z), bool)
     while running.any():
-        features = np.concatenate([z, np.asarray(env.state[0])], axis=-1) if use_memory else z
-        z, reward, terminated, truncated, _ = env.step(controller.act(parameters, features, squash))
+        inputs = controller.features(
+            z, env.state if use_memory else None, task.controller_reads_cell
+        )
+        actions = controller.act(parameters, inputs, task.controller_action, task.controller_bias)
+        z, reward, terminated, truncated, _ = env.step(actions)
+        if task.survival_reward is not None:
+            reward = np.full(len(z), task.survival_reward)
         returns += reward * running
         running &= ~(terminated | truncated)
     return returns
@@ -110,12 +118,13 @@ class DreamSearch:
 
     mdnrnn: MDNRNN
     """M, which dreams."""
-    reward_head: keras.Model
-    """What a dream pays for a step (`build_reward_head`)."""
+    reward_head: keras.Model | None
+    """What a dream pays for a step (`build_reward_head`); None for a task whose reward is for
+    surviving (`Task.survival_reward`)."""
     first_frames: tuple[np.ndarray, np.ndarray]
     """μ and log σ² of the first frame of each real episode, (episodes, latent) each."""
-    squash: object
-    """The task's `controller_action`."""
+    task: Task
+    """The task: C's inputs and actions, and its survival reward if it has one."""
     settings: DreamConfig
     """The dream's settings."""
     use_memory: bool = True
@@ -131,7 +140,7 @@ class DreamSearch:
             self.reward_head,
             parameters,
             initial_z.astype(np.float32),
-            self.squash,
+            self.task,
             self.settings,
             noise,
             self.use_memory,
@@ -150,7 +159,11 @@ class DreamSearch:
 
     def score(self, mean: np.ndarray) -> float:
         """The mean's return over the fixed dreams the search keeps its best mean by."""
-        dreams = self.settings.mean_evaluation_episodes
+        return float(self.fixed_returns(mean, self.settings.mean_evaluation_episodes).mean())
+
+    def fixed_returns(self, parameters: np.ndarray, dreams: int) -> np.ndarray:
+        """One controller's returns in `dreams` fixed dreams (the same starts and noise for every
+        controller), the dream's counterpart of the fixed evaluation tracks."""
         picks = np.arange(dreams) % len(self.first_frames[0])
         noise = SharedNoise(0, repeats=1)
-        return float(self.returns(np.tile(mean, (dreams, 1)), picks, noise).mean())
+        return self.returns(np.tile(parameters, (dreams, 1)), picks, noise)

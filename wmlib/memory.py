@@ -72,11 +72,19 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
     """
 
     def __init__(
-        self, latent_size=32, action_size=3, hidden_units=256, mixtures=5, seed=0, **kwargs
+        self,
+        latent_size=32,
+        action_size=3,
+        hidden_units=256,
+        mixtures=5,
+        seed=0,
+        done_weight=1.0,
+        **kwargs,
     ):
         super().__init__(("loss", "nll", "done"), **kwargs)
         self.latent_size, self.action_size = latent_size, action_size
         self.hidden_units, self.mixtures, self.seed = hidden_units, mixtures, seed
+        self.done_weight = done_weight
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.lstm = keras.layers.LSTM(hidden_units, return_sequences=True, return_state=True)
         self.head = MixtureDensityHead(latent_size, mixtures)
@@ -102,12 +110,14 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
         steps = tf.maximum(tf.reduce_sum(mask), 1.0)
         log_likelihood = tf.reduce_mean(gmm_log_likelihood(z[:, 1:], *mixture), axis=-1)
         nll = -tf.reduce_sum(log_likelihood * mask) / steps
-        cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(done[:, 1:], done_logits)
+        cross_entropy = tf.nn.weighted_cross_entropy_with_logits(
+            done[:, 1:], done_logits, self.done_weight
+        )
         done_loss = tf.reduce_sum(cross_entropy * mask) / steps
         return nll + done_loss, nll, done_loss
 
     def get_config(self):
-        sizes = ("latent_size", "action_size", "hidden_units", "mixtures", "seed")
+        sizes = ("latent_size", "action_size", "hidden_units", "mixtures", "seed", "done_weight")
         return {**super().get_config(), **{name: getattr(self, name) for name in sizes}}
 
     def initial_state(self, batch_size: int):
@@ -145,7 +155,14 @@ def build_mdnrnn(config, latent_size: int, action_size: int) -> MDNRNN:
     Without XLA: on a GPU, Keras' LSTM runs cuDNN's kernel, which XLA cannot compile (Keras would
     turn XLA off with a warning); on a CPU, XLA made V's training slower (`vision.build_vae`).
     """
-    model = MDNRNN(latent_size, action_size, config.hidden_units, config.mixtures, config.seed)
+    model = MDNRNN(
+        latent_size,
+        action_size,
+        config.hidden_units,
+        config.mixtures,
+        config.seed,
+        config.done_weight,
+    )
     model(tf.zeros((1, 2, latent_size + action_size)))
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=config.gradient_clip),

@@ -13,8 +13,9 @@ import inspect
 
 from wmlib.config import Profile
 
-NOT_SETTINGS = ("name", "description")
-"""Profile fields that name the profile rather than set anything."""
+NOT_SETTINGS = ("name", "description", "task")
+"""Profile fields that name the profile rather than set anything (the task has its own
+option, read first, since each task has its own profiles)."""
 
 
 @functools.cache
@@ -40,6 +41,23 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
 
 
+def parse_numbers(text: str) -> tuple[float, ...]:
+    """'0.1,1.15' as (0.1, 1.15)."""
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, not {text!r}"
+        ) from None
+
+
+def parser_of(value: object):
+    """How to read a setting of `value`'s type from the command line."""
+    if isinstance(value, bool):
+        return parse_bool
+    return parse_numbers if isinstance(value, tuple) else type(value)
+
+
 def settings(profile: Profile) -> dict[str, tuple[object, str]]:
     """Every setting of a profile by dotted name ("control.generations"): (value, docstring)."""
     found = {}
@@ -63,7 +81,7 @@ def add_setting_options(parser: argparse.ArgumentParser, profile: Profile) -> No
         group.add_argument(
             f"--{name}",
             dest=name,
-            type=parse_bool if isinstance(value, bool) else type(value),
+            type=parser_of(value),
             default=value,
             metavar=type(value).__name__.upper(),
             help=doc.replace("%", "%%") + " (default: %(default)s)",

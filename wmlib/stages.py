@@ -12,6 +12,12 @@ from pathlib import Path
 
 from wmlib import pipeline
 from wmlib.config import Profile
+from wmlib.env import task as get_task
+from wmlib.errors import WorldModelsError
+
+
+class StageError(WorldModelsError, ValueError):
+    """A stage asked for a task it is not built for."""
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,27 @@ class Stage:
     """The artefact's folder for a profile."""
     summary: tuple[str, ...]
     """The fields its manifest's summary records, shown by the command line and status."""
+    built_for: str = "real"
+    """The tasks it is built for (`BUILT_FOR`): every task, those whose C is searched in the
+    real environment, or those whose C learns only inside M's dream (`Task.trained_in_dream`)."""
+
+    def __post_init__(self):
+        if self.built_for not in BUILT_FOR:
+            raise ValueError(f"Stage {self.name!r}: built_for must be one of {BUILT_FOR}.")
+
+    def runs_for(self, profile: Profile) -> bool:
+        """Whether the profile's task has this stage."""
+        in_dream = get_task(profile.task).trained_in_dream
+        return self.built_for == "every" or (self.built_for == "dream") == in_dream
 
 
 SEARCH_SUMMARY = ("parameters", "generations", "best_mean_score", "chosen_generation")
 """What a CMA-ES search's manifest records, wherever it searched."""
 EVALUATION_SUMMARY = ("episodes", "mean", "std", "generation")
 """What an evaluation on the fixed tracks records, whichever controller it scored."""
+BUILT_FOR = ("every", "real", "dream")
+"""Which tasks a stage is built for: every task (the world model, C trained in its dream), a
+task whose C is also searched in the real environment, or one whose C learns only in dreams."""
 
 STAGES = (
     Stage(
@@ -45,6 +66,7 @@ STAGES = (
         pipeline.ensure_episodes,
         pipeline.episodes_dir,
         ("episodes", "steps", "bytes"),
+        "every",
     ),
     Stage(
         "vae",
@@ -58,6 +80,7 @@ STAGES = (
             "epoch",
             *("loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"),
         ),
+        "every",
     ),
     Stage(
         "latents",
@@ -66,6 +89,7 @@ STAGES = (
         pipeline.ensure_latents,
         pipeline.latents_dir,
         ("episodes",),
+        "every",
     ),
     Stage(
         "mdnrnn",
@@ -79,6 +103,7 @@ STAGES = (
             "epoch",
             *("loss", "nll", "done", "val_loss", "val_nll", "val_done"),
         ),
+        "every",
     ),
     Stage(
         "controller",
@@ -135,6 +160,7 @@ STAGES = (
         functools.partial(pipeline.ensure_controller, origin="dream"),
         functools.partial(pipeline.controller_dir, origin="dream"),
         SEARCH_SUMMARY,
+        "every",
     ),
     Stage(
         "evaluation_dream",
@@ -143,6 +169,7 @@ STAGES = (
         functools.partial(pipeline.ensure_evaluation, origin="dream"),
         functools.partial(pipeline.evaluation_dir, origin="dream"),
         EVALUATION_SUMMARY,
+        "every",
     ),
     Stage(
         "controller_warm",
@@ -161,6 +188,15 @@ STAGES = (
         EVALUATION_SUMMARY,
     ),
     Stage(
+        "temperatures",
+        "dreams at several temperatures",
+        ("evaluation_dream",),
+        pipeline.ensure_temperatures,
+        pipeline.temperatures_dir,
+        ("temperatures", "dream_means", "real_means"),
+        "dream",
+    ),
+    Stage(
         "iterate",
         "iterative training",
         ("evaluation",),
@@ -170,5 +206,12 @@ STAGES = (
     ),
 )
 BY_NAME = {stage.name: stage for stage in STAGES}
+
+
+def for_task(profile: Profile) -> tuple[Stage, ...]:
+    """The stages built for the profile's task, in build order (what `all` runs)."""
+    return tuple(stage for stage in STAGES if stage.runs_for(profile))
+
+
 ROUND_STAGES = tuple(stage.name for stage in STAGES if stage.ensure in pipeline.ROUND_STAGES)
 """The stages every later round of iterative training builds again, in its own folder."""

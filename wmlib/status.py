@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wmlib import config
 from wmlib.artefacts import read_manifest
-from wmlib.stages import BY_NAME, ROUND_STAGES, STAGES
+from wmlib.stages import BY_NAME, ROUND_STAGES, for_task
 
 PROFILE_LINE = re.compile(r"Profile '(\w+)'")
 
@@ -39,7 +39,7 @@ def summary_text(stage, manifest: dict) -> str:
 def stage_rows(profile: config.Profile) -> list[list[str]]:
     """One row per pipeline stage whose manifest exists: name, profile, machine, time, summary;
     then one per stage of each later round of iterative training."""
-    rounds = [(stage, profile, stage.label) for stage in STAGES]
+    rounds = [(stage, profile, stage.label) for stage in for_task(profile)]
     rounds += [
         (BY_NAME[name], config.at_round(profile, number), f"{BY_NAME[name].label}, round {number}")
         for number in range(1, profile.iteration.rounds + 1)
@@ -91,9 +91,23 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def every_task_rows(profile: config.Profile) -> list[list[str]]:
+    """The stage rows of the profile's task, then those of the other tasks at the profile of
+    the same name, each such row's stage named with its task ("doom: V (vae)")."""
+    from wmlib.env import TASKS
+
+    rows = stage_rows(profile)
+    for task in TASKS:
+        if task != profile.task:
+            other = stage_rows(config.get(profile.name, task))
+            rows += [[f"{task}: {row[0]}", *row[1:]] for row in other]
+    return rows
+
+
 def status_page(profile: config.Profile, book: Path) -> str:
-    """The two tables of the methods page: pipeline stages, then chapters."""
-    stages = table(stage_rows(profile), ["stage", "profile", "machine, date", "time", "result"])
+    """The two tables of the methods page: pipeline stages (every task's), then chapters."""
+    header = ["stage", "profile", "machine, date", "time", "result"]
+    stages = table(every_task_rows(profile), header)
     chapters = table(
         [chapter_row(path) for path in sorted(Path(book).glob("*.ipynb"))],
         ["chapter", "profile", "run on", "time"],

@@ -14,7 +14,7 @@ import numpy as np
 
 from wmlib.errors import WorldModelsError
 
-TASKS = {"carracing": "wmlib.env.carracing"}
+TASKS = {"carracing": "wmlib.env.carracing", "doom": "wmlib.env.doom"}
 """Each task's name and the module that defines it as `TASK` (imported only when asked for)."""
 
 
@@ -47,6 +47,18 @@ class Task:
     before each step (may be empty)."""
     episode_extras: Callable[[object], dict]
     """What an episode file records once, read from the environment at the episode's end."""
+    controller_reads_cell: bool = False
+    """Whether C reads M's cell state c beside h, [z, c, h] (the paper's Doom controller), or
+    [z, h] (its CarRacing controller)."""
+    controller_bias: bool = True
+    """Whether C adds a bias to W·[z, h] (CarRacing: yes; the paper's Doom controller: no)."""
+    trained_in_dream: bool = False
+    """Whether C learns only inside M's dream and never drives the real environment before its
+    evaluation (the paper's Take Cover experiment); otherwise it is searched in the real one."""
+    survival_reward: float | None = None
+    """The reward the environment pays for every step the agent survives and nothing else (Take
+    Cover's +1 a tic), which a dream pays as it is; None when a dream needs M's learned reward
+    head (CarRacing)."""
 
     def make_policy(self, name: str):
         """A new data policy called `name`, or a clear error listing the known names."""

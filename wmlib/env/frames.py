@@ -28,9 +28,12 @@ def resize_weights(input_size: int, output_size: int) -> np.ndarray:
 
 
 def resize(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize a uint8 image (or batch, channels last) to size×size, computing in float32."""
+    """Resize a uint8 image (or batch, channels last) to size×size, computing in float32.
+
+    The channels-first copy is made contiguous: on a strided view NumPy's matrix product skips
+    BLAS, which made a 240×320 Doom screen take ~7 times as long (the result is the same)."""
     rows = resize_weights(image.shape[-3], size).astype(np.float32)
     columns = resize_weights(image.shape[-2], size).astype(np.float32)
-    channels_first = np.moveaxis(image.astype(np.float32), -1, -3)
+    channels_first = np.ascontiguousarray(np.moveaxis(image, -1, -3), dtype=np.float32)
     resized = np.moveaxis(rows @ channels_first @ columns.T, -3, -1)
     return np.clip(np.rint(resized), 0, 255).astype(np.uint8)

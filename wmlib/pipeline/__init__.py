@@ -6,7 +6,7 @@ left; `wmlib.artefacts` keeps the manifests). Chapters and the command line both
 here; nothing else trains or collects. `wmlib.stages` lists the stages once. The world model's
 stages are in `pipeline.model`, the controller's in `pipeline.controller`, iterative training's
 rounds in `pipeline.rounds`, the dream's in `pipeline.dream`, the comparison of search shapes in
-`pipeline.shapes`.
+`pipeline.shapes`, Doom's comparison of dream temperatures in `pipeline.temperatures`.
 """
 
 from wmlib.artefacts import read_manifest
@@ -30,6 +30,7 @@ from wmlib.pipeline.model import (
 )
 from wmlib.pipeline.rounds import ROUND_STAGES, ensure_rounds, rounds_dir
 from wmlib.pipeline.shapes import SHAPES, ensure_search_shapes, shape_control, shapes_dir
+from wmlib.pipeline.temperatures import ensure_temperatures, temperatures_dir
 
 __all__ = [
     "ROUND_STAGES",
@@ -43,6 +44,7 @@ __all__ = [
     "ensure_reward_head",
     "ensure_rounds",
     "ensure_search_shapes",
+    "ensure_temperatures",
     "ensure_vae",
     "episodes_dir",
     "evaluation_dir",
@@ -54,5 +56,6 @@ __all__ = [
     "rounds_dir",
     "shape_control",
     "shapes_dir",
+    "temperatures_dir",
     "vae_dir",
 ]

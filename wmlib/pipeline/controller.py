@@ -58,7 +58,9 @@ def controller_settings(profile: config.Profile, use_memory: bool, origin: str =
         "use_memory": use_memory,
     }
     if origin != "real":
-        settings.update(origin=origin, dream=asdict(profile.dream))
+        dream = asdict(profile.dream)
+        dream.pop("temperatures")  # what the comparison of temperatures runs, not this C
+        settings.update(origin=origin, dream=dream)
     return settings
 
 
@@ -96,13 +98,17 @@ def exploring_agent(profile: config.Profile, workers: int = 0):
 
 
 def controller_dimension(profile: config.Profile, use_memory: bool) -> int:
-    """The number of C's parameters: on [z, h], or on z alone."""
+    """The number of C's parameters: on [z, h] (the task's [z, c, h] for Doom), or on z alone."""
     from wmlib import controller
 
+    task = get_task(profile.task)
     inputs = controller.input_size(
-        profile.vision.latent_size, profile.memory.hidden_units, use_memory
+        profile.vision.latent_size,
+        profile.memory.hidden_units,
+        use_memory,
+        task.controller_reads_cell,
     )
-    return controller.parameter_count(inputs, get_task(profile.task).action_size)
+    return controller.parameter_count(inputs, task.action_size, task.controller_bias)
 
 
 def real_search(
@@ -152,8 +158,10 @@ def ensure_controller(
     inputs = {"vae": vae_dir(profile)} | ({"mdnrnn": mdnrnn_dir(profile)} if use_memory else {})
     start = None
     if origin == "dream":
-        inputs = {"mdnrnn": mdnrnn_dir(profile), "reward_head": reward_head_dir(profile)}
-        ensure_reward_head(profile, workers)  # before the search, whose time is its own
+        inputs = {"mdnrnn": mdnrnn_dir(profile)}
+        if get_task(profile.task).survival_reward is None:
+            inputs["reward_head"] = reward_head_dir(profile)
+            ensure_reward_head(profile, workers)  # before the search, whose time is its own
     elif origin == "warm":
         start = ensure_controller(profile, use_memory, workers, "dream")["best"]["parameters"]
         inputs["controller"] = controller_dir(profile, use_memory, "dream")

@@ -88,14 +88,15 @@ def dream_control(profile: config.Profile) -> config.ControlConfig:
 
 def dream_search(profile: config.Profile, use_memory: bool = True, workers: int = 0):
     """What CMA-ES needs to search in M's dreams (`dream.DreamSearch`), dreams starting from the
-    first frames of M's training episodes."""
+    first frames of M's training episodes; the reward head is fitted first unless the task pays
+    for survival alone."""
     from wmlib import dream
 
+    task = get_task(profile.task)
     mdnrnn = ensure_mdnrnn(profile, workers)
-    head = ensure_reward_head(profile, workers)
+    head = None if task.survival_reward is not None else ensure_reward_head(profile, workers)
     train, _ = memory_sequences(profile, workers)
     first_frames = tuple(
         np.stack([sequence[name][0] for sequence in train]) for name in ("mean", "log_variance")
     )
-    squash = get_task(profile.task).controller_action
-    return dream.DreamSearch(mdnrnn, head, first_frames, squash, profile.dream, use_memory)
+    return dream.DreamSearch(mdnrnn, head, first_frames, task, profile.dream, use_memory)

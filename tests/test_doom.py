@@ -1,0 +1,213 @@
+"""Take Cover as a task: the environment, its frames, the paper's data policy, C's action mapping
+and inputs, M's weighted done head, dreams that pay for survival, and the Doom pipeline at ci."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from command_line import run_wmlib
+from PIL import Image
+
+from wmlib import config, controller, dream, memory, pipeline, rollouts, stages
+from wmlib.env import doom
+
+CI = config.get("ci", "doom")
+DOOM_SHRUNK = [
+    *("--task", "doom", "--profile", "ci", "--rollouts.episodes", "3"),
+    *("--rollouts.max_steps", "40", "--vision.batch_size", "8"),
+    *("--control.evaluation_episodes", "2", "--control.evaluation_steps", "30"),
+]
+"""Doom's ci profile shrunk further, so that its whole pipeline runs in about a minute."""
+
+
+@pytest.fixture(scope="module")
+def env():
+    environment = doom.make_env(max_steps=50)
+    yield environment
+    environment.close()
+
+
+def test_the_screen_is_the_observation_and_the_skill_is_the_scenarios(env):
+    screen, _ = env.reset(seed=5)
+    assert screen.shape == doom.RAW_SHAPE and screen.dtype == np.uint8
+    assert env.unwrapped.game.get_doom_skill() == doom.SKILL
+
+
+def test_an_episode_is_the_same_for_the_same_seed_and_truncated_at_max_steps(env):
+    def play(seed):
+        frames, ended = [env.reset(seed=seed)[0]], False
+        while not ended:
+            frame, _, terminated, truncated, _ = env.step(doom.STAY)
+            frames.append(frame)
+            ended = terminated or truncated
+        return np.stack(frames), truncated
+
+    (first, truncated), (again, _), (other, _) = play(7), play(7), play(8)
+    assert np.array_equal(first, again)
+    assert len(first) - 1 <= 50 and (truncated == (len(first) - 1 == 50))
+    assert first.shape != other.shape or not np.array_equal(first, other)
+
+
+def test_the_buttons_of_the_action_indices_are_the_ones_named(env):
+    buttons = [button.name for button in env.unwrapped.game.get_available_buttons()]
+    pressed = {index: env.unwrapped.button_map[index] for index in range(3)}
+    assert not pressed[doom.STAY].any()
+    assert buttons[int(np.argmax(pressed[doom.RIGHT]))] == "MOVE_RIGHT"
+    assert buttons[int(np.argmax(pressed[doom.LEFT]))] == "MOVE_LEFT"
+
+
+def test_preprocess_matches_pillows_antialiased_resize(env):
+    screen, _ = env.reset(seed=1)
+    reference = np.asarray(Image.fromarray(screen).resize((64, 64), Image.Resampling.BILINEAR))
+    difference = np.abs(doom.preprocess(screen).astype(int) - reference)
+    assert doom.preprocess(screen).shape == (64, 64, 3)
+    assert difference.max() <= 2 and difference.mean() < 0.5
+
+
+def test_preprocess_names_the_expected_shape():
+    with pytest.raises(ValueError, match=r"240, 320, 3"):
+        doom.preprocess(np.zeros((96, 96, 3), np.uint8))
+
+
+def test_the_continuous_action_splits_into_buttons_at_a_third():
+    values = [-1.0, -0.34, -0.33, 0.0, 0.33, 0.34, 1.0]
+    expected = [doom.LEFT, doom.LEFT, doom.STAY, doom.STAY, doom.STAY, doom.RIGHT, doom.RIGHT]
+    assert [doom.env_action(np.array([value])) for value in values] == expected
+    assert doom.controller_action(np.array([[100.0], [-100.0]])).tolist() == [[1.0], [-1.0]]
+
+
+def test_the_data_policy_holds_each_action_for_one_to_ten_steps():
+    policy = doom.HeldRandomPolicy()
+    policy.reset(np.random.default_rng(0), (64, 64, 3))
+    actions = np.array([policy.act(None)[0] for _ in range(2000)])
+    changes = np.flatnonzero(np.diff(actions)) + 1
+    holds = np.diff(np.concatenate([[0], changes]))
+    assert holds.min() >= 1 and holds.max() == 10 and 4 < holds.mean() < 7
+    assert actions.min() >= -1 and actions.max() < 1
+
+
+def test_a_recorded_episode_feeds_m_the_continuous_action():
+    episode = rollouts.run_episode("doom", "held_random", seed=2, max_steps=30)
+    assert episode.observations.shape[1:] == (64, 64, 3) and episode.actions.shape[1] == 1
+    assert len(np.unique(episode.actions)) > 1 and np.all(episode.rewards == 1.0)
+
+
+def test_the_doom_controller_reads_z_c_and_h_without_a_bias():
+    assert pipeline.controller.controller_dimension(config.get("paper", "doom"), True) == 1088
+    z, hidden, cell = np.ones((2, 3)), np.full((2, 4), 2.0), np.full((2, 4), 3.0)
+    inputs = controller.features(z, (hidden, cell), reads_cell=True)
+    assert inputs[0].tolist() == [1.0] * 3 + [3.0] * 4 + [2.0] * 4
+    parameters = np.arange(22, dtype=float).reshape(2, 11) / 100
+    actions = controller.act(parameters, inputs, lambda raw: raw, bias=False)
+    np.testing.assert_allclose(actions[:, 0], (inputs * parameters).sum(axis=1))
+
+
+def test_ends_of_episodes_weigh_done_weight_times_in_m_s_loss():
+    sizes = dataclasses.replace(CI.memory, hidden_units=8, mixtures=2)
+    weighed = memory.build_mdnrnn(dataclasses.replace(sizes, done_weight=10.0), 4, 1)
+    plain = memory.build_mdnrnn(dataclasses.replace(sizes, done_weight=1.0), 4, 1)
+    plain.set_weights(weighed.get_weights())
+    steps = 6
+    done = np.zeros((1, steps), np.float32)
+    done[0, -1] = 1.0
+    batch = (
+        np.zeros((1, steps, 4), np.float32),
+        np.full((1, steps, 4), -20.0, np.float32),
+        np.zeros((1, steps, 1), np.float32),
+        done,
+        np.ones((1, steps), np.float32),
+    )
+    _, _, plain_done = plain.loss_terms(batch, training=False)
+    _, _, weighed_done = weighed.loss_terms(batch, training=False)
+    _, logits, _ = plain(np.zeros((1, steps - 1, 5), np.float32))
+    probability = 1 / (1 + np.exp(-np.asarray(logits)[0, -1]))
+    np.testing.assert_allclose(
+        float(weighed_done) - float(plain_done), -9 * np.log(probability) / (steps - 1), rtol=1e-4
+    )
+
+
+@pytest.mark.parametrize(("done_bias", "expected"), [(20.0, 1), (-20.0, 12)])
+def test_a_dream_pays_one_for_every_step_until_m_ends_it(done_bias, expected):
+    model = memory.build_mdnrnn(dataclasses.replace(CI.memory, hidden_units=8, mixtures=2), 4, 1)
+    kernel, _ = model.done_head.get_weights()
+    model.done_head.set_weights([np.zeros_like(kernel), np.array([done_bias], np.float32)])
+    settings = dataclasses.replace(CI.dream, steps=12)
+    parameters = np.zeros((3, controller.parameter_count(4 + 16, 1, bias=False)))
+    returns = dream.dream_returns(
+        model,
+        None,
+        parameters,
+        np.zeros((3, 4), np.float32),
+        doom.TASK,
+        settings,
+        dream.SharedNoise(0, repeats=1),
+    )
+    assert returns.tolist() == [expected] * 3
+
+
+def test_the_task_picks_its_own_profiles():
+    small = config.get("small", "doom")
+    assert small.task == "doom" and small.vision.latent_size == 64
+    assert small.memory.hidden_units == 512 and small.memory.done_weight == 10.0
+    assert config.get("small").task == "carracing" and config.get("small").memory.done_weight == 1
+    with pytest.raises(ValueError, match="carracing, doom"):
+        config.get("small", "pong")
+
+
+def test_the_environment_variable_chooses_the_task(monkeypatch):
+    monkeypatch.setenv(config.TASK_VARIABLE, "doom")
+    monkeypatch.setenv(config.PROFILE_VARIABLE, "ci")
+    assert config.active() == CI
+
+
+@pytest.fixture(scope="module")
+def built_doom(tmp_path_factory):
+    """A data root in which `python -m wmlib all --task doom` (ci, shrunk) has run, and its run."""
+    data = tmp_path_factory.mktemp("doom") / "data"
+    return data, run_wmlib("all", *DOOM_SHRUNK, data=data)
+
+
+def test_all_builds_the_doom_stages_and_only_them(built_doom):
+    data, run = built_doom
+    assert run.returncode == 0, run.stderr[-3000:]
+    doom_stages = stages.for_task(CI)
+    assert [stage.name for stage in doom_stages] == [
+        "collect", "vae", "latents", "mdnrnn", "controller_dream", "evaluation_dream",
+        "temperatures",
+    ]  # fmt: skip
+    for stage in doom_stages:
+        assert f"\n{stage.name}: " in run.stdout
+    assert sorted(path.name for path in (data / "ci").iterdir()) == ["doom"]
+
+
+def test_the_temperatures_are_each_scored_in_the_dream_and_in_the_game(built_doom, monkeypatch):
+    data, _ = built_doom
+    monkeypatch.setenv("WM_DATA", str(data))
+    shrunk = dataclasses.replace(
+        CI,
+        rollouts=dataclasses.replace(CI.rollouts, episodes=3, max_steps=40),
+        vision=dataclasses.replace(CI.vision, batch_size=8),
+        control=dataclasses.replace(CI.control, evaluation_episodes=2, evaluation_steps=30),
+    )
+    found = pipeline.ensure_temperatures(shrunk)
+    assert list(found) == list(CI.dream.temperatures)
+    for result in found.values():
+        assert len(result["real"]) == 2 and len(result["dream"]) == 2
+        assert np.all(result["real"] >= 1) and np.all(result["real"] <= 30)
+        assert np.all(result["dream"] >= 1) and np.all(result["dream"] <= CI.dream.steps)
+    manifest = json.loads((pipeline.temperatures_dir(shrunk) / "manifest.json").read_text())
+    assert manifest["summary"]["temperatures"] == list(CI.dream.temperatures)
+
+
+def test_a_carracing_stage_is_refused_for_doom_in_one_line(built_doom):
+    run = run_wmlib("controller", *DOOM_SHRUNK, data=built_doom[0])
+    assert run.returncode == 1
+    assert run.stderr.strip().count("\n") == 0 and "not built for task 'doom'" in run.stderr
+
+
+def test_status_has_doom_rows(built_doom):
+    run = run_wmlib("status", "--profile", "ci", data=built_doom[0])
+    assert run.returncode == 0, run.stderr
+    assert "| doom: M (mdnrnn) | ci |" in run.stdout
+    assert "| doom: dreams at several temperatures | ci |" in run.stdout
