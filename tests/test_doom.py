@@ -93,6 +93,14 @@ def test_a_recorded_episode_feeds_m_the_continuous_action():
     assert len(np.unique(episode.actions)) > 1 and np.all(episode.rewards == 1.0)
 
 
+def test_a_random_agents_survival_is_its_recorded_episodes_return():
+    survived = doom.random_survival("uniform", [4, 5])
+    recorded = [
+        rollouts.run_episode("doom", "uniform", seed, 2100).rewards.sum() for seed in (4, 5)
+    ]
+    assert survived.tolist() == recorded
+
+
 def test_the_doom_controller_reads_z_c_and_h_without_a_bias():
     assert pipeline.controller.controller_dimension(config.get("paper", "doom"), True) == 1088
     z, hidden, cell = np.ones((2, 3)), np.full((2, 4), 2.0), np.full((2, 4), 3.0)

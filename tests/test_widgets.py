@@ -66,11 +66,15 @@ def test_gate_viewer_redraws_for_each_step():
 
 def test_dream_player_steps_and_restarts():
     from wmlib import config, memory, vision
+    from wmlib.env import carracing
 
     vae = vision.build_vae(config.VisionConfig())
     mdnrnn = memory.build_mdnrnn(config.MemoryConfig(hidden_units=8, mixtures=2), 32, 3)
-    player = widgets.dream_player(vae, mdnrnn, np.zeros(32, np.float32))
-    buttons, image, caption, _ = player.children
+    player = widgets.dream_player(vae, mdnrnn, np.zeros(32, np.float32), carracing.TASK)
+    buttons, image, caption, sliders = player.children
+    assert [slider.description for slider in sliders.children] == [
+        "steer", "gas", "brake", "temperature",
+    ]  # fmt: skip
     step_button, restart_button = buttons.children
     assert caption.value == "dream step 0"
     start = image.value
@@ -79,6 +83,20 @@ def test_dream_player_steps_and_restarts():
     assert caption.value.startswith("dream step 2") and image.value != start
     restart_button.click()
     assert caption.value == "dream step 0" and image.value == start
+
+
+def test_dream_player_offers_the_tasks_own_actions():
+    from wmlib import config, memory, vision
+    from wmlib.env import doom
+
+    vae = vision.build_vae(config.VisionConfig(latent_size=64))
+    mdnrnn = memory.build_mdnrnn(config.MemoryConfig(hidden_units=8, mixtures=2), 64, 1)
+    player = widgets.dream_player(vae, mdnrnn, np.zeros(64, np.float32), doom.TASK)
+    buttons, _, caption, sliders = player.children
+    assert [slider.description for slider in sliders.children] == ["move", "temperature"]
+    sliders.children[0].value = -1.0
+    buttons.children[0].click()
+    assert caption.value.startswith("dream step 1")
 
 
 def test_generation_viewer_draws_each_generation():

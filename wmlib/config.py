@@ -286,8 +286,8 @@ def get(name: str, task: str = DEFAULT_TASK) -> Profile:
     return PROFILES[task][name]
 
 
-def active() -> Profile:
-    """The profile chosen by `WM_PROFILE` (default `small`) for the task chosen by `WM_TASK`
-    (default `carracing`)."""
+def active(task: str | None = None) -> Profile:
+    """The profile chosen by `WM_PROFILE` (default `small`) for `task`, or when none is given
+    the task chosen by `WM_TASK` (default `carracing`): the Doom chapters pass theirs."""
     name = os.environ.get(PROFILE_VARIABLE, DEFAULT_PROFILE).strip()
-    return get(name, os.environ.get(TASK_VARIABLE, DEFAULT_TASK).strip())
+    return get(name, task or os.environ.get(TASK_VARIABLE, DEFAULT_TASK).strip())

@@ -138,8 +138,9 @@ def gate_viewer(trace: dict, sequence: int = 0) -> widgets.VBox:
     return widgets.VBox([slider, image])
 
 
-def dream_player(vae, mdnrnn, initial_z, memory=None, seed: int = 0) -> widgets.VBox:
-    """Drive inside M's dream: set steering, gas, brake and temperature; press *step* (chapter 5).
+def dream_player(vae, mdnrnn, initial_z, task, memory=None, seed: int = 0) -> widgets.VBox:
+    """Act inside M's dream: set the task's actions (CarRacing's steering, gas and brake; Take
+    Cover's move) and the temperature, press *step* (chapters 5 and 10).
 
     Each step runs M once from the current z and its memory, samples the next z at the chosen
     temperature and shows it decoded by V. *restart* goes back to the starting z and memory.
@@ -149,13 +150,12 @@ def dream_player(vae, mdnrnn, initial_z, memory=None, seed: int = 0) -> widgets.
 
     dream = memory_module.DreamEnv(mdnrnn, np.asarray(initial_z)[None], seed=seed, memory=memory)
     controls = {
-        "steer": widgets.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.05, description="steer"),
-        "gas": widgets.FloatSlider(value=0.3, min=0.0, max=1.0, step=0.05, description="gas"),
-        "brake": widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="brake"),
-        "temperature": widgets.FloatSlider(
-            value=1.0, min=0.05, max=2.0, step=0.05, description="temperature"
-        ),
+        name: widgets.FloatSlider(value=start, min=low, max=high, step=0.05, description=name)
+        for name, low, high, start in task.action_sliders
     }
+    controls["temperature"] = widgets.FloatSlider(
+        value=1.0, min=0.05, max=2.0, step=0.05, description="temperature"
+    )
     image, caption = widgets.Image(format="png", width=256), widgets.Label()
     buttons = [widgets.Button(description="step"), widgets.Button(description="restart")]
 
@@ -165,7 +165,7 @@ def dream_player(vae, mdnrnn, initial_z, memory=None, seed: int = 0) -> widgets.
 
     def step(button=None) -> None:
         dream.temperature = controls["temperature"].value
-        action = np.array([[controls[name].value for name in ("steer", "gas", "brake")]])
+        action = np.array([[controls[name].value for name, *_ in task.action_sliders]])
         z, _, terminated, _, _ = dream.step(action.astype(np.float32))
         show(z, dream.steps, bool(terminated[0]))
 

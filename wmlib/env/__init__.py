@@ -47,6 +47,9 @@ class Task:
     before each step (may be empty)."""
     episode_extras: Callable[[object], dict]
     """What an episode file records once, read from the environment at the episode's end."""
+    action_sliders: tuple[tuple[str, float, float, float], ...] = ()
+    """Each action number's name, lowest and highest value and starting value, for the widgets
+    in which a reader acts (the dream player)."""
     controller_reads_cell: bool = False
     """Whether C reads M's cell state c beside h, [z, c, h] (the paper's Doom controller), or
     [z, h] (its CarRacing controller)."""

@@ -267,4 +267,5 @@ TASK = Task(
     frames_per_second=FRAMES_PER_SECOND,
     step_extras=car_position,
     episode_extras=track_and_tiles,
+    action_sliders=(("steer", -1.0, 1.0, 0.0), ("gas", 0.0, 1.0, 0.3), ("brake", 0.0, 1.0, 0.0)),
 )

@@ -45,13 +45,15 @@ class ScreenObservation(gym.ObservationWrapper):
         return observation["screen"]
 
 
-def make_env(max_steps: int = EPISODE_STEPS, render_mode: str | None = None) -> gym.Env:
-    """A headless Take Cover at the paper-like skill, truncated after `max_steps` tics; seeded
-    through `reset(seed=...)` like every Gymnasium environment."""
+def make_env(
+    max_steps: int = EPISODE_STEPS, render_mode: str | None = None, skill: int = SKILL
+) -> gym.Env:
+    """A headless Take Cover at `skill`, truncated after `max_steps` tics; seeded through
+    `reset(seed=...)` like every Gymnasium environment."""
     from vizdoom import gymnasium_wrapper  # noqa: F401 (registers the Vizdoom environments)
 
     env = gym.make(ENVIRONMENT_ID, max_episode_steps=max_steps, render_mode=render_mode)
-    env.unwrapped.game.set_doom_skill(SKILL)
+    env.unwrapped.game.set_doom_skill(skill)
     return ScreenObservation(env)
 
 
@@ -102,6 +104,36 @@ class HeldRandomPolicy:
         return self.action
 
 
+@dataclass
+class UniformPolicy:
+    """A fresh a ∈ U[−1, 1) every tic: the textbook random agent, which mostly jitters in place."""
+
+    def reset(self, rng: np.random.Generator, frame_shape: tuple[int, ...]) -> None:
+        """Keep the episode's generator."""
+        self.rng = rng
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        """A new uniformly random action; the frame is ignored."""
+        return np.array([self.rng.uniform(-1.0, 1.0)], np.float32)
+
+
+def random_survival(policy_name: str, seeds: list[int], skill: int = SKILL) -> np.ndarray:
+    """Tics a data policy survives in each seeded episode at `skill` (its return: +1 a tic),
+    without recording anything: the baselines a trained agent is compared with."""
+    env, survived = make_env(skill=skill), []
+    for seed in seeds:
+        policy = TASK.make_policy(policy_name)
+        env.reset(seed=seed)
+        policy.reset(np.random.default_rng(seed), (64, 64, 3))
+        steps, ended = 0, False
+        while not ended:
+            _, _, terminated, truncated, _ = env.step(env_action(policy.act(None)))
+            steps, ended = steps + 1, terminated or truncated
+        survived.append(steps)
+    env.close()
+    return np.array(survived)
+
+
 def no_extras(env: gym.Env) -> dict:
     """Take Cover's episodes record the frames, actions and rewards alone."""
     return {}
@@ -114,11 +146,12 @@ TASK = Task(
     action_size=1,
     controller_action=controller_action,
     env_action=env_action,
-    policies={"held_random": HeldRandomPolicy},
+    policies={"held_random": HeldRandomPolicy, "uniform": UniformPolicy},
     episode_steps=EPISODE_STEPS,
     frames_per_second=FRAMES_PER_SECOND,
     step_extras=no_extras,
     episode_extras=no_extras,
+    action_sliders=(("move", -1.0, 1.0, 0.0),),
     controller_reads_cell=True,
     controller_bias=False,
     trained_in_dream=True,
