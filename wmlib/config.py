@@ -240,18 +240,18 @@ class Profile:
         return directory / f"round_{self.round}" if self.round else directory
 
     def describe(self) -> str:
-        """One line for the top of a chapter: which profile runs, and where its data lives."""
+        """Two lines atop a chapter, short to fit its column: the profile, its data, the others."""
         return (
             f"Profile {self.name!r}: {self.description}.\n"
-            f"Artefacts are read from and written to {os.path.relpath(self.data_dir)}.\n"
-            f"Choose another with {PROFILE_VARIABLE}={'|'.join(PROFILES)} before starting Python."
+            f"Data: {os.path.relpath(self.data_dir)}; "
+            f"switch: {PROFILE_VARIABLE}={'|'.join(PROFILES)}"
         )
 
 
 PROFILES = {
     "ci": Profile(
         name="ci",
-        description="tiny budgets so that every chapter runs in minutes, for the tests",
+        description="every chapter in minutes, for the tests",
         rollouts=RolloutConfig(episodes=6, max_steps=120, policy="brownian"),
         comparison_episodes=2,
         vision=VisionConfig(epochs=1),
@@ -279,7 +279,7 @@ PROFILES = {
     ),
     "small": Profile(
         name="small",
-        description="what a 2-core laptop runs in a few hours; the published book shows it",
+        description="a few hours on 2 cores; the published book",
         rollouts=RolloutConfig(episodes=200, policy="brownian"),
         comparison_episodes=8,
         vision=VisionConfig(epochs=5),
@@ -296,7 +296,7 @@ PROFILES = {
     ),
     "paper": Profile(
         name="paper",
-        description="Ha & Schmidhuber's settings (weeks of compute on many cores)",
+        description="the paper's settings, weeks on many cores",
         rollouts=RolloutConfig(policy="cauchy_weights"),
         comparison_episodes=16,
         control=ControlConfig(mean_evaluation_episodes=1024),
