@@ -1,12 +1,18 @@
 """Shared fixtures: every test that writes artefacts writes them under a temporary WM_DATA."""
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import dask
 import pytest
 from distributed import LocalCluster
 
 from wmlib import config, data_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+JUPYTER_BOOK = str(Path(sys.executable).parent / "jupyter-book")
 
 
 @pytest.fixture
@@ -86,3 +92,20 @@ def dask_scheduler():
         )
         yield cluster.scheduler_address
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The book built once, with warnings as errors, into a temporary folder: its `html` folder.
+
+    Shared by the checks of the built pages and the tests that open them in a browser.
+    """
+    output = tmp_path_factory.mktemp("book")
+    result = subprocess.run(
+        [JUPYTER_BOOK, "build", str(ROOT), "--path-output", str(output), "-W"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return output / "_build" / "html"

@@ -5,6 +5,7 @@ import dataclasses
 import inspect
 
 import pytest
+from test_book import BOOK_COLUMN
 
 from wmlib import config, data_folder, pipeline
 from wmlib.errors import WorldModelsError
@@ -19,6 +20,15 @@ def test_default_profile_is_small(monkeypatch):
 def test_profile_is_chosen_by_environment_variable(monkeypatch, name):
     monkeypatch.setenv(config.PROFILE_VARIABLE, name)
     assert config.active().name == name
+
+
+@pytest.mark.parametrize("name", ["ci", "small", "paper"])
+def test_the_banner_is_two_lines_that_fit_a_chapter_column(monkeypatch, name):
+    monkeypatch.delenv(data_folder.DATA_VARIABLE, raising=False)
+    monkeypatch.chdir(data_folder.data_root().parent / "book")
+    lines = config.get(name).describe().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"Profile {name!r}: ")
+    assert max(len(line) for line in lines) <= BOOK_COLUMN
 
 
 def test_unknown_profile_names_the_valid_ones(monkeypatch):

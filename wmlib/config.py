@@ -251,12 +251,11 @@ class Profile:
         return directory / f"round_{self.round}" if self.round else directory
 
     def describe(self) -> str:
-        """One line for the top of a chapter: which profile runs, and where its data lives."""
-        names = "|".join(PROFILE_NAMES)
+        """Two lines atop a chapter, short to fit its column: the profile, its data, the others."""
         return (
             f"Profile {self.name!r}: {self.description}.\n"
-            f"Artefacts are read from and written to {os.path.relpath(self.data_dir)}.\n"
-            f"Choose another with {PROFILE_VARIABLE}={names} before starting Python."
+            f"Data: {os.path.relpath(self.data_dir)}; "
+            f"switch: {PROFILE_VARIABLE}={'|'.join(PROFILE_NAMES)}"
         )
 
 

@@ -29,7 +29,7 @@ PROFILES = {
     "carracing": {
         "ci": Profile(
             name="ci",
-            description="tiny budgets so that every chapter runs in minutes, for the tests",
+            description="every chapter in minutes, for the tests",
             rollouts=RolloutConfig(episodes=6, max_steps=120, policy="brownian"),
             comparison_episodes=2,
             vision=VisionConfig(epochs=1),
@@ -59,7 +59,7 @@ PROFILES = {
         ),
         "small": Profile(
             name="small",
-            description="what a 2-core laptop runs in a few hours; the published book shows it",
+            description="a few hours on 2 cores; the published book",
             rollouts=RolloutConfig(episodes=200, policy="brownian"),
             comparison_episodes=8,
             vision=VisionConfig(epochs=5),
@@ -76,7 +76,7 @@ PROFILES = {
         ),
         "paper": Profile(
             name="paper",
-            description="Ha & Schmidhuber's settings (weeks of compute on many cores)",
+            description="the paper's settings, weeks on many cores",
             rollouts=RolloutConfig(policy="cauchy_weights"),
             comparison_episodes=16,
             control=ControlConfig(mean_evaluation_episodes=1024),
@@ -85,7 +85,7 @@ PROFILES = {
     "doom": {
         "ci": Profile(
             name="ci",
-            description="tiny budgets so that every chapter runs in minutes, for the tests",
+            description="every chapter in minutes, for the tests",
             task="doom",
             rollouts=RolloutConfig(episodes=6, max_steps=120, policy="held_random"),
             comparison_episodes=2,
@@ -109,7 +109,7 @@ PROFILES = {
         ),
         "small": Profile(
             name="small",
-            description="what a 2-core laptop runs in about an hour; the published book shows it",
+            description="about an hour on 2 cores; the published book",
             task="doom",
             rollouts=RolloutConfig(episodes=500, max_steps=DOOM_STEPS, policy="held_random"),
             comparison_episodes=8,
@@ -128,7 +128,7 @@ PROFILES = {
         ),
         "paper": Profile(
             name="paper",
-            description="Ha & Schmidhuber's settings (days of compute on many cores)",
+            description="the paper's settings, days on many cores",
             task="doom",
             rollouts=RolloutConfig(max_steps=DOOM_STEPS, policy="held_random"),
             comparison_episodes=16,
