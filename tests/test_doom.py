@@ -202,6 +202,7 @@ def test_the_temperatures_are_each_scored_in_the_dream_and_in_the_game(built_doo
     assert list(found) == list(CI.dream.temperatures)
     for result in found.values():
         assert len(result["real"]) == 2 and len(result["dream"]) == 2
+        assert result["parameters"].shape == (1088,)
         assert np.all(result["real"] >= 1) and np.all(result["real"] <= 30)
         assert np.all(result["dream"] >= 1) and np.all(result["dream"] <= CI.dream.steps)
     manifest = json.loads((pipeline.temperatures_dir(shrunk) / "manifest.json").read_text())

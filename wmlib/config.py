@@ -215,7 +215,8 @@ class Profile:
     rollouts: RolloutConfig
     """Data collection."""
     comparison_episodes: int
-    """Episodes per policy in chapter 1's comparison of the data-collection policies."""
+    """Episodes per policy in the comparisons of data-collection policies (chapter 1) and of
+    random agents (chapter 10's baselines)."""
     task: str = "carracing"
     """The environment the agent learns, a key of `wmlib.env.TASKS`."""
     frame: FrameConfig = field(default_factory=FrameConfig)

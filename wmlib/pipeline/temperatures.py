@@ -41,9 +41,9 @@ def at_temperature(profile: config.Profile, temperature: float) -> config.Profil
 
 
 def ensure_temperatures(profile: config.Profile | None = None, workers: int = 0) -> dict:
-    """By temperature: the search's history, the kept generation, and the kept controller's
-    returns in the fixed dreams (`dream`) and on the real evaluation episodes (`real`),
-    running the searches and scorings that are missing; each resumes where it stopped."""
+    """By temperature: the search's history, the kept generation and controller, and its
+    returns in the fixed dreams (`dream`) and on the real evaluation episodes (`real`), running
+    the searches and scorings that are missing; each resumes where it stopped."""
     profile = profile or config.active()
     directory = temperatures_dir(profile)
 
@@ -103,8 +103,9 @@ def _run(profile: config.Profile, temperature: float, directory: Path, workers: 
 
 
 def _read(profile: config.Profile, temperature: float, folder: Path, workers: int) -> dict:
-    """One temperature's search history, kept generation, and returns in the fixed dreams (as
-    many as the real evaluation's episodes) and in the real game."""
+    """One temperature's search history, kept generation and controller (`parameters`), and
+    its returns in the fixed dreams (as many as the real evaluation's episodes) and in the real
+    game."""
     from wmlib import search
 
     tempered = at_temperature(profile, temperature)
@@ -118,6 +119,7 @@ def _read(profile: config.Profile, temperature: float, folder: Path, workers: in
     return {
         "history": state["history"],
         "generation": int(state["best"]["generation"]),
+        "parameters": state["best"]["parameters"],
         "dream": np.array(json.loads((folder / DREAM_RETURNS_FILE).read_text())),
         "real": real,
     }
