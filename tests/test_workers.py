@@ -14,7 +14,7 @@ from worker_tasks import (
     square,
 )
 
-from wmlib.workers import GPU_VARIABLE, NO_GPU, WorkerError, WorkerPool
+from wmlib.workers import GPU_VARIABLE, NO_GPU, WORKER_ENVIRONMENT, WorkerError, WorkerPool
 
 
 def test_map_returns_results_in_order():
@@ -67,6 +67,15 @@ def test_workers_see_no_gpu_and_the_parent_keeps_its_own(monkeypatch):
     with WorkerPool(1, time_limit=60) as pool:
         assert pool.map(gpu_view, [()]) == [(NO_GPU, [])]
     assert os.environ[GPU_VARIABLE] == "0"
+
+
+def test_workers_compute_on_one_thread_and_the_parent_keeps_its_threads(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    names = [name for name in WORKER_ENVIRONMENT if name != GPU_VARIABLE]
+    with WorkerPool(1, time_limit=60) as pool:
+        assert pool.map(environment_variable, [(name,) for name in names]) == ["1"] * len(names)
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2" and "OMP_NUM_THREADS" not in os.environ
 
 
 def test_a_parent_that_names_no_gpu_is_left_naming_none(monkeypatch):

@@ -37,6 +37,15 @@ SCHEDULER_VARIABLE = "WM_DASK_SCHEDULER"
 
 GPU_VARIABLE, NO_GPU = "CUDA_VISIBLE_DEVICES", "-1"
 """CUDA shows a process the GPUs this variable lists, up to an invalid entry: none for "-1"."""
+WORKER_ENVIRONMENT = {
+    GPU_VARIABLE: NO_GPU,
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+"""What a worker process starts with: no GPU (the training in the parent has it), and NumPy's
+linear algebra on one thread, since there is a worker per core. With a thread per core in each,
+two workers on two cores resized a Take Cover screen in 122 ms instead of 0.9 ms."""
 
 JOIN_SECONDS = 5
 """How long to wait for a worker that closed its pipe to exit, so that its exit code is known."""
@@ -164,18 +173,20 @@ def _ctrl_c_blocked():
 
 
 @contextlib.contextmanager
-def _gpu_hidden():
-    """Hide the GPU from the processes started meanwhile. A spawned process inherits this
+def _worker_environment():
+    """Give the processes started meanwhile `WORKER_ENVIRONMENT`. A spawned process inherits this
     environment before it runs a line of Python (such as the parent's main module, imported again,
-    which may import TensorFlow): set in the worker, the variable could come too late."""
-    saved = os.environ.get(GPU_VARIABLE)
-    os.environ[GPU_VARIABLE] = NO_GPU
+    which may import TensorFlow and NumPy): set in the worker, the variables could come too late.
+    The parent keeps its own values (its GPUs, its threads)."""
+    saved = {name: os.environ.get(name) for name in WORKER_ENVIRONMENT}
+    os.environ.update(WORKER_ENVIRONMENT)
     try:
         yield
     finally:
-        os.environ.pop(GPU_VARIABLE)
-        if saved is not None:  # the parent keeps its own GPUs
-            os.environ[GPU_VARIABLE] = saved
+        for name, value in saved.items():
+            os.environ.pop(name)
+            if value is not None:
+                os.environ[name] = value
 
 
 class _Worker:
@@ -184,7 +195,7 @@ class _Worker:
     def __init__(self, context):
         self.pipe, child_pipe = context.Pipe()
         self.process = context.Process(target=_serve, args=(child_pipe,), daemon=True)
-        with _ctrl_c_blocked(), _gpu_hidden():
+        with _ctrl_c_blocked(), _worker_environment():
             self.process.start()
         child_pipe.close()
         self.task = None
