@@ -13,7 +13,6 @@ from wmlib import (
     config,
     data_folder,
     files,
-    media,
     memory,
     pipeline,
     search,
@@ -186,7 +185,7 @@ def test_a_batch_films_the_episode_on_the_videos_seed_as_it_scores_it(saved_mode
         returns = rollouts.score(parameters, seeds, video)
     assert agent.video_return(video.path) == returns[1]
     frames = Image.open(video.path).n_frames
-    assert frames == -(-(SETTINGS.evaluation_steps + 1) // media.VIDEO_STRIDE)
+    assert frames == -(-(SETTINGS.evaluation_steps + 1) // carracing.TASK.video_stride)
 
 
 def test_the_frame_settings_reach_the_workers(saved_models):

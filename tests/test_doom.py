@@ -209,6 +209,16 @@ def test_the_temperatures_are_each_scored_in_the_dream_and_in_the_game(built_doo
     assert manifest["summary"]["temperatures"] == list(CI.dream.temperatures)
 
 
+def test_the_video_shrinks_dooms_screens_and_keeps_every_sixth(built_doom):
+    data, _ = built_doom
+    video = data / "ci" / "doom" / "evaluation_dream" / "agent.gif"
+    returns = json.loads((video.parent / "returns.json").read_text())
+    filmed = returns[str(CI.control.evaluation_seed)]  # +1 a tic: the steps it played
+    with Image.open(video) as gif:
+        assert gif.size == (160, 120)
+        assert gif.n_frames == -(-(int(filmed) + 1) // doom.TASK.video_stride)
+
+
 def test_a_carracing_stage_is_refused_for_doom_in_one_line(built_doom):
     run = run_wmlib("controller", *DOOM_SHRUNK, data=built_doom[0])
     assert run.returncode == 1

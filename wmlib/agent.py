@@ -166,8 +166,8 @@ class Video:
 def save_video(task: Task, frames: list, rewards: list, episode_return: float, path: str) -> None:
     """An episode's raw frames as a GIF in real time, the reward so far written on each and the
     episode's return, as scored, in the file's comment (`video_return` reads it)."""
-    frames_per_second = task.frames_per_second / media.VIDEO_STRIDE
-    pictures = media.video_frames(frames, rewards)
+    frames_per_second = task.frames_per_second / task.video_stride
+    pictures = media.video_frames(frames, rewards, task.video_scale, task.video_stride)
     media.write_gif(path, pictures, frames_per_second, f"return {float(episode_return)!r}")
 
 

@@ -7,21 +7,19 @@ from PIL import Image, ImageDraw
 
 from wmlib.files import write_atomically
 
-VIDEO_STRIDE = 3
-"""A video keeps every third frame (shown at a third of the simulation's frame rate, so in real
-time)."""
-
 
 def video_frames(
-    frames: list[np.ndarray], rewards: list[float], scale: int = 2, stride: int = VIDEO_STRIDE
+    frames: list[np.ndarray], rewards: list[float], scale: float, stride: int
 ) -> list[Image.Image]:
-    """Pictures for a video of one episode: every `stride`-th raw frame, enlarged `scale` times,
+    """Pictures for a video of one episode: every `stride`-th raw frame, resized `scale` times,
     with the step and the reward collected so far written on it."""
     cumulative = np.concatenate([[0.0], np.cumsum(rewards)])
     pictures = []
     for step in range(0, len(frames), stride):
+        height, width = frames[step].shape[:2]
+        size = (round(width * scale), round(height * scale))
         picture = Image.fromarray(frames[step]).resize(
-            (frames[step].shape[1] * scale, frames[step].shape[0] * scale), Image.NEAREST
+            size, Image.NEAREST if scale >= 1 else Image.BILINEAR
         )
         ImageDraw.Draw(picture).text(
             (6, 4), f"step {step:4d}   reward {cumulative[step]:6.1f}", fill=(255, 255, 255)

@@ -47,6 +47,11 @@ class Task:
     before each step (may be empty)."""
     episode_extras: Callable[[object], dict]
     """What an episode file records once, read from the environment at the episode's end."""
+    video_scale: float = 2.0
+    """How much a video resizes the raw frames: CarRacing's 96×96 to twice their size."""
+    video_stride: int = 3
+    """A video keeps every this many frames, shown at the simulation's rate ÷ the stride, so in
+    real time."""
     action_sliders: tuple[tuple[str, float, float, float], ...] = ()
     """Each action number's name, lowest and highest value and starting value, for the widgets
     in which a reader acts (the dream player)."""
