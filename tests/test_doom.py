@@ -219,6 +219,12 @@ def test_the_video_shrinks_dooms_screens_and_keeps_every_sixth(built_doom):
         assert gif.n_frames == -(-(int(filmed) + 1) // doom.TASK.video_stride)
 
 
+def test_a_stage_names_which_tasks_it_is_built_for():
+    assert [stage.name for stage in stages.STAGES if stage.built_for == "dream"] == ["temperatures"]
+    with pytest.raises(ValueError, match="built_for must be one of"):
+        stages.Stage("x", "x", (), print, print, (), "sometimes")
+
+
 def test_a_carracing_stage_is_refused_for_doom_in_one_line(built_doom):
     run = run_wmlib("controller", *DOOM_SHRUNK, data=built_doom[0])
     assert run.returncode == 1
