@@ -41,7 +41,7 @@ def test_chapter_opens_with_its_title_then_installs_in_colab_only(chapter):
 def test_chapter_prints_its_profile_next_in_a_few_short_lines(chapter):
     banner = json.loads(chapter.read_text())["cells"][2]
     source = "".join(banner["source"])
-    assert "config.active()" in source and "describe()" in source
+    assert "config.active(" in source and "describe()" in source
     assert banner["metadata"]["tags"] == ["hide-input"]
     printed = "".join(text for output in banner["outputs"] for text in output["text"])
     assert printed.startswith("Profile 'small'")

@@ -1,21 +1,15 @@
 """A process pool that survives its workers (chapter 8: parallel rollouts).
 
-CMA-ES asks for hundreds of rollouts per generation and spreads them over every core. Earlier
-reimplementations lost whole runs to a worker that died (a Box2D segfault, the OOM killer) or
-hung without a word, because a standard pool then waits for ever or breaks for good. Here each
-task has a time limit: a worker that crashes or overruns it is killed, replaced by a fresh
-process, and its task is sent again, up to a number of retries, after which the pool raises an
-error that says which task failed, how its worker ended, and which settings to change. A Python
-exception raised by the task itself is a bug, not bad luck, so it is reported at once instead of
-retried.
+Earlier reimplementations lost whole runs to a worker that died (a Box2D segfault, the OOM
+killer) or hung, since a standard pool then waits for ever or breaks. Here each task has a time
+limit: a worker that crashes or overruns it is replaced and its task sent again, up to a number
+of retries, after which the pool says which task failed, how its worker ended and which settings
+to change. An exception raised by the task itself is a bug, reported at once, not retried.
 
-Workers are spawned (never forked), so they start clean of any TensorFlow state the parent holds,
-and they never see the GPU: a rollout runs V and M on the CPU, one thread per worker, and a worker
-that touched the GPU would take memory that training needs. They live as long as the pool:
-whatever a task caches in its process (a loaded V and M) is loaded once per worker, not once per
-rollout. A worker is started only when there is a task for it, so a pool never holds more
-processes than it was given tasks. The parent alone answers Ctrl-C (and kills its workers); a
-worker whose parent dies ends at once.
+Workers are spawned (never forked), clean of the parent's TensorFlow state, without the GPU
+and on one thread each. They live as long as the pool, so a task's cache (a loaded V and M) is
+loaded once per worker, started only when there is a task for it. The parent alone answers
+Ctrl-C (and kills its workers); a worker whose parent dies ends at once.
 """
 
 import collections
@@ -37,15 +31,11 @@ SCHEDULER_VARIABLE = "WM_DASK_SCHEDULER"
 
 GPU_VARIABLE, NO_GPU = "CUDA_VISIBLE_DEVICES", "-1"
 """CUDA shows a process the GPUs this variable lists, up to an invalid entry: none for "-1"."""
-WORKER_ENVIRONMENT = {
-    GPU_VARIABLE: NO_GPU,
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
+WORKER_ENVIRONMENT = {GPU_VARIABLE: NO_GPU} | {
+    name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 }
-"""What a worker process starts with: no GPU (the training in the parent has it), and NumPy's
-linear algebra on one thread, since there is a worker per core. With a thread per core in each,
-two workers on two cores resized a Take Cover screen in 122 ms instead of 0.9 ms."""
+"""What a worker process starts with: no GPU (the parent's training has it), and NumPy's linear
+algebra on one thread, as there is a worker per core (bench/worker_threads.py: 6.9× faster)."""
 
 JOIN_SECONDS = 5
 """How long to wait for a worker that closed its pipe to exit, so that its exit code is known."""
@@ -174,10 +164,9 @@ def _ctrl_c_blocked():
 
 @contextlib.contextmanager
 def _worker_environment():
-    """Give the processes started meanwhile `WORKER_ENVIRONMENT`. A spawned process inherits this
-    environment before it runs a line of Python (such as the parent's main module, imported again,
-    which may import TensorFlow and NumPy): set in the worker, the variables could come too late.
-    The parent keeps its own values (its GPUs, its threads)."""
+    """Give the processes started meanwhile `WORKER_ENVIRONMENT`, which a spawned process has
+    before it runs a line of Python (set in the worker, it could come after NumPy or TensorFlow
+    were imported); the parent keeps its own values."""
     saved = {name: os.environ.get(name) for name in WORKER_ENVIRONMENT}
     os.environ.update(WORKER_ENVIRONMENT)
     try:
