@@ -1,4 +1,4 @@
-"""Learning inside the dream (chapter 9): a reward head for M, and C's returns in M's dreams.
+"""Learning inside the dream (chapters 9 and 11): a reward head for M, and C's returns in dreams.
 
 M predicts the next z and whether the episode ends, but not the reward, so a dream has nothing
 to pay a controller. The reward head does: a small network that reads what the dream has after

@@ -1,4 +1,4 @@
-"""VizDoom's Take Cover as a task (chapter 11: learning inside a dream).
+"""VizDoom's Take Cover as a task (chapter 10: a second world; chapter 11: learning in a dream).
 
 Monsters across a room throw fireballs; the agent can only step left or right, and earns +1 for
 every tic it stays alive. The paper ran `DoomTakeCover-v0` of the old `doom_py`; today's `vizdoom`
@@ -26,7 +26,7 @@ FRAMES_PER_SECOND = 35.0
 SKILL = 4
 """The scenario's own difficulty. The paper set 5, but in today's engine 5 is another game: a
 random agent survives 75 ± 34 tics there against 238 ± 106 at 4, and the paper's random agent
-survived 210 ± 108 (measured over 40 episodes each; chapter 11 measures it again)."""
+survived 210 ± 108 (measured over 40 episodes each; chapter 10 measures it again)."""
 STAY, RIGHT, LEFT = 0, 1, 2
 """Indices into `Discrete(3)`, whose `button_map` presses [MOVE_LEFT, MOVE_RIGHT] as (0, 0),
 (0, 1) and (1, 0)."""
