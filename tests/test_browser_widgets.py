@@ -1,8 +1,9 @@
 """The widgets' copies that run in the reader's browser, without a kernel (`wmlib.browser`,
 `_static/worldmodels/`): the JavaScript decoder and dream match Keras, and every widget moves.
 
-They run in Debian's Chromium on a page that loads the built book's own `_static` scripts and
-holds the widgets' static HTML as `wmlib.widgets` saves it, built from small untrained models.
+They run in Debian's Chromium: first on a page that loads the built book's own `_static` scripts
+and holds the widgets' static HTML as `wmlib.widgets` saves it, built from small untrained
+models; then in the built chapters, from the outputs of the `small` run.
 """
 
 import numpy as np
@@ -155,3 +156,33 @@ def test_a_player_moves_through_its_frames(page, player):
     first = picture(page, f"#{player} img")
     move(page, f"#{player} input[type=range]", 2)
     assert picture(page, f"#{player} img") != first
+
+
+CHAPTER_WIDGETS = {
+    "01_mdp_carracing": "frame-player",
+    "02_vision_vae": "latent-sliders",
+    "05_memory_mdnrnn": "dream-player",
+    "06_evolution": "frame-player",
+    "07_cmaes": "frame-player",
+}
+"""The chapters whose saved widget runs in the browser, and its kind."""
+
+
+@pytest.mark.parametrize(("chapter", "kind"), CHAPTER_WIDGETS.items())
+def test_a_chapters_widget_moves_in_the_built_page(browser, built_book, chapter, kind):
+    with served(built_book) as url:
+        tab = browser.new_page()
+        tab.goto(f"{url}/book/{chapter}.html")
+        widget = f".world-models-widget.built[data-kind={kind}]"
+        tab.wait_for_selector(widget)
+        shown = f"{widget} canvas" if kind != "frame-player" else f"{widget} img"
+        before = picture(tab, shown)
+        if kind == "dream-player":
+            tab.click(f"{widget} button:has-text('step')")
+        else:
+            move(tab, f"{widget} input[type=range]", 3)
+        after = picture(tab, shown)
+        count = tab.locator(".world-models-widget").count()
+        tab.close()
+    assert count == 1
+    assert after != before

@@ -125,9 +125,9 @@ def test_a_page_requests_only_the_book_and_gets_all_of_it(seen, page):
 
 def test_widgets_are_drawn_in_the_built_page(browser, book_url):
     page = browser.new_page()
-    page.goto(f"{book_url}/book/01_mdp_carracing.html")
+    page.goto(f"{book_url}/book/04_lstm.html")
     page.wait_for_selector(".jupyter-widgets.widget-image")
     sliders = page.locator(".jupyter-widgets.widget-hslider").count()
     images = page.locator(".jupyter-widgets.widget-image").count()
     page.close()
-    assert (sliders, images) == (1, 1)  # the episode player's slider and frame, each drawn once
+    assert (sliders, images) == (1, 1)  # the gate viewer's slider and figure, each drawn once

@@ -60,7 +60,7 @@ def episode_player(
 
     slider.observe(lambda change: show(change["new"]), names="value")
     show(0)
-    shown_steps = range(0, len(frames), -(-len(frames) // static_frames))
+    shown_steps = browser.evenly_spaced(len(frames), static_frames)
     static = browser.static_widget(
         "frame-player",
         {
@@ -244,10 +244,14 @@ def dream_player(vae, mdnrnn, initial_z, task, memory=None, seed: int = 0) -> Pa
     return PanelWithStaticCopy(panel, static)
 
 
-def generation_viewer(function, records: list[dict], bounds) -> PanelWithStaticCopy:
+def generation_viewer(
+    function, records: list[dict], bounds, static_frames: int = 60
+) -> PanelWithStaticCopy:
     """A slider over the generations of a 2-D run, drawing each population (chapters 6 and 7).
 
-    Every generation is drawn once, up front, for the slider and for the web book's copy."""
+    Every generation is drawn once, up front; the web book's copy keeps at most `static_frames`
+    of them, evenly spaced, in 32 colours.
+    """
     import matplotlib.pyplot as plt
 
     from wmlib import plots
@@ -263,12 +267,13 @@ def generation_viewer(function, records: list[dict], bounds) -> PanelWithStaticC
     slider = widgets.IntSlider(value=0, min=0, max=len(records) - 1, description="generation")
     image = widgets.Image(value=pictures[0], format="png", width=360)
     slider.observe(lambda change: setattr(image, "value", pictures[change["new"]]), names="value")
+    kept = browser.evenly_spaced(len(pictures), static_frames)
     static = browser.static_widget(
         "frame-player",
         {
             "label": "generation",
-            "frames": [browser.png_data_uri(picture) for picture in pictures],
-            "captions": [""] * len(pictures),
+            "frames": [browser.png_data_uri(browser.fewer_colours(pictures[g])) for g in kept],
+            "captions": [""] * len(kept),
             "width": 360,
         },
     )
