@@ -109,10 +109,12 @@ def test_memory_weights_hold_the_cell_and_both_heads():
     assert (weights["latent_size"], weights["mixtures"]) == (32, 2)
 
 
-def test_a_static_widget_holds_its_data_safely_inside_the_page():
-    data = {"caption": "</script><script>alert(1)</script>", "values": [1, 2]}
-    text = browser.static_widget("frame-player", data)
+def test_a_static_widget_holds_its_data_safely_and_its_first_picture():
+    data = {"caption": "</script><script>alert(1)</script>", "width": 64}
+    picture = browser.png_data_uri(np.zeros((2, 2, 3), np.uint8))
+    text = browser.static_widget("frame-player", data, picture)
     assert text.count("</script>") == 1
     start = text.index('type="application/json">') + len('type="application/json">')
     assert json.loads(text[start : text.index("</script>")]) == data
     assert 'data-kind="frame-player"' in text
+    assert f'<img class="world-models-fallback" src="{picture}" width="64">' in text

@@ -158,6 +158,11 @@ def test_a_player_moves_through_its_frames(page, player):
     assert picture(page, f"#{player} img") != first
 
 
+def test_a_built_widget_replaces_its_saved_picture(page):
+    assert page.locator(".world-models-widget.built").count() == 4
+    assert page.locator(".world-models-fallback").count() == 0
+
+
 CHAPTER_WIDGETS = {
     "01_mdp_carracing": "frame-player",
     "02_vision_vae": "latent-sliders",

@@ -104,12 +104,13 @@ def fewer_colours(png: bytes, colours: int = 32) -> bytes:
     return buffer.getvalue()
 
 
-def static_widget(kind: str, data: dict, fallback: str = "") -> str:
+def static_widget(kind: str, data: dict, picture: str) -> str:
     """The HTML a saved notebook keeps for a widget: its data as JSON, which the book's
-    `_static/worldmodels/widgets.js` turns into a working `kind` widget, and `fallback` HTML
-    for a reader without JavaScript."""
+    `_static/worldmodels/widgets.js` turns into a working `kind` widget, and the widget's first
+    `picture` (a data URI), shown where that script does not run (a notebook viewer, say)."""
     text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return (
         f'<div class="world-models-widget" data-kind="{html.escape(kind)}">'
-        f'<script type="application/json">{text}</script>{fallback}</div>'
+        f'<script type="application/json">{text}</script>'
+        f'<img class="world-models-fallback" src="{picture}" width="{data["width"]}"></div>'
     )

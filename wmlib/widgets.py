@@ -69,6 +69,7 @@ def episode_player(
             "captions": [describe(step) for step in shown_steps],
             "width": 256,
         },
+        browser.png_data_uri(frames[0]),
     )
     return PanelWithStaticCopy([slider, image, caption], static)
 
@@ -145,6 +146,7 @@ def latent_sliders(
             "means": vision.encode(vae, frames[examples])[0].round(4).tolist(),
             "width": 256,
         },
+        browser.png_data_uri(decoded.value),
     )
     return PanelWithStaticCopy(panel, static)
 
@@ -240,6 +242,7 @@ def dream_player(vae, mdnrnn, initial_z, task, memory=None, seed: int = 0) -> Pa
             "seed": seed,
             "width": 256,
         },
+        browser.png_data_uri(image.value),
     )
     return PanelWithStaticCopy(panel, static)
 
@@ -276,5 +279,6 @@ def generation_viewer(
             "captions": [""] * len(kept),
             "width": 360,
         },
+        browser.png_data_uri(browser.fewer_colours(pictures[0])),
     )
     return PanelWithStaticCopy([slider, image], static)

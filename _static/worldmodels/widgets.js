@@ -143,6 +143,7 @@
     for (const root of document.querySelectorAll(".world-models-widget:not(.built)")) {
       const data = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
       root.classList.add("built");
+      root.querySelector(".world-models-fallback").remove();
       builders[root.dataset.kind](root, data);
     }
   }
