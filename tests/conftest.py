@@ -1,6 +1,8 @@
 """Shared fixtures: every test that writes artefacts writes them under a temporary WM_DATA."""
 
 import dataclasses
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +111,25 @@ def built_book(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return output / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright, which cannot download its own browsers here.
+
+    Without Chromium the tests that use it skip, except in CI (`CI=true`), where they fail.
+    """
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        reason = "needs Debian's chromium (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}: CI must run the browser tests")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()

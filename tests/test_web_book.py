@@ -6,16 +6,12 @@ Without Chromium these tests skip, except in CI (`CI=true`), where they fail: CI
 """
 
 import functools
-import http.server
-import os
-import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
+from local_server import served
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -54,38 +50,11 @@ class Visit:
     """Requests that failed, or that the book's server answered with an error."""
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder without logging every request."""
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def book_url(built_book):
     """The built book, served on localhost while the module's tests run."""
-    handler = functools.partial(QuietHandler, directory=str(built_book))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-        server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium under Playwright, which cannot download its own browsers here."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        reason = "needs Debian's chromium (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}: CI must run the browser tests")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
+    with served(built_book) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -156,9 +125,9 @@ def test_a_page_requests_only_the_book_and_gets_all_of_it(seen, page):
 
 def test_widgets_are_drawn_in_the_built_page(browser, book_url):
     page = browser.new_page()
-    page.goto(f"{book_url}/book/01_mdp_carracing.html")
+    page.goto(f"{book_url}/book/04_lstm.html")
     page.wait_for_selector(".jupyter-widgets.widget-image")
     sliders = page.locator(".jupyter-widgets.widget-hslider").count()
     images = page.locator(".jupyter-widgets.widget-image").count()
     page.close()
-    assert (sliders, images) == (1, 1)  # the episode player's slider and frame, each drawn once
+    assert (sliders, images) == (1, 1)  # the gate viewer's slider and figure, each drawn once

@@ -1,6 +1,7 @@
 """Widgets, driven without a browser: moving the slider must redraw the frame."""
 
 import io
+import json
 
 import numpy as np
 from PIL import Image
@@ -97,6 +98,26 @@ def test_dream_player_offers_the_tasks_own_actions():
     sliders.children[0].value = -1.0
     buttons.children[0].click()
     assert caption.value.startswith("dream step 1")
+
+
+def test_a_panel_shows_as_a_widget_in_a_kernel_and_keeps_a_static_copy():
+    frames = np.zeros((3, 4, 4, 3), dtype=np.uint8)
+    bundle = widgets.episode_player(frames)._repr_mimebundle_()
+    assert "model_id" in bundle["application/vnd.jupyter.widget-view+json"]
+    assert bundle["text/html"].startswith(
+        '<div class="world-models-widget" data-kind="frame-player"'
+    )
+
+
+def test_episode_players_static_copy_keeps_evenly_spaced_frames():
+    frames = np.stack([np.full((4, 4, 3), value, dtype=np.uint8) for value in range(10)])
+    player = widgets.episode_player(frames, np.ones(10), static_frames=4)
+    text = player.static_html
+    data = json.loads(text[text.index(">{") + 1 : text.index("</script>")])
+    assert data["captions"] == [
+        f"step {step} of 9; reward +1.00, return so far {step + 1:+.1f}" for step in (0, 3, 6, 9)
+    ]
+    assert len(data["frames"]) == 4 and data["frames"][1].startswith("data:image/png;base64,")
 
 
 def test_generation_viewer_draws_each_generation():

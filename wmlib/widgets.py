@@ -1,11 +1,27 @@
-"""Interactive widgets the chapters share. They need a running kernel (Jupyter or Colab); the
-static web book draws them in the state they were saved in."""
+"""Interactive widgets the chapters share. In Jupyter or Colab they run in the kernel; each of
+the players, the latent sliders and the dream player also saves a copy that runs in the web
+book's browser without one (`wmlib.browser`)."""
 
 import io
 
 import ipywidgets as widgets
 import numpy as np
 from PIL import Image
+
+from wmlib import browser
+
+
+class PanelWithStaticCopy(widgets.VBox):
+    """A panel of widgets that a live kernel draws as widgets, and that a saved notebook also
+    holds as HTML (`browser.static_widget`) for the web book, which prefers it (`_config.yml`:
+    `nb_mime_priority_overrides`)."""
+
+    def __init__(self, children, static_html: str):
+        super().__init__(children)
+        self.static_html = static_html
+
+    def _repr_mimebundle_(self, **kwargs):
+        return {**super()._repr_mimebundle_(**kwargs), "text/html": self.static_html}
 
 
 def png_bytes(frame: np.ndarray, scale: int = 4) -> bytes:
@@ -17,10 +33,13 @@ def png_bytes(frame: np.ndarray, scale: int = 4) -> bytes:
     return buffer.getvalue()
 
 
-def episode_player(frames: np.ndarray, rewards: np.ndarray | None = None) -> widgets.VBox:
+def episode_player(
+    frames: np.ndarray, rewards: np.ndarray | None = None, static_frames: int = 250
+) -> PanelWithStaticCopy:
     """A slider over an episode's steps that shows the frame seen at that step.
 
-    With `rewards`, the caption also gives the reward of that step and the return so far.
+    With `rewards`, the caption also gives the reward of that step and the return so far. The
+    web book's copy holds at most `static_frames` frames, evenly spaced, to keep the page light.
     """
     returns = None if rewards is None else np.cumsum(rewards)
     slider = widgets.IntSlider(
@@ -29,22 +48,40 @@ def episode_player(frames: np.ndarray, rewards: np.ndarray | None = None) -> wid
     image = widgets.Image(format="png", width=256)
     caption = widgets.Label()
 
+    def describe(step: int) -> str:
+        text = f"step {step} of {len(frames) - 1}"
+        if returns is not None:
+            text += f"; reward {rewards[step]:+.2f}, return so far {returns[step]:+.1f}"
+        return text
+
     def show(step: int) -> None:
         image.value = png_bytes(frames[step])
-        caption.value = f"step {step} of {len(frames) - 1}"
-        if returns is not None:
-            caption.value += f"; reward {rewards[step]:+.2f}, return so far {returns[step]:+.1f}"
+        caption.value = describe(step)
 
     slider.observe(lambda change: show(change["new"]), names="value")
     show(0)
-    return widgets.VBox([slider, image, caption])
+    shown_steps = browser.evenly_spaced(len(frames), static_frames)
+    static = browser.static_widget(
+        "frame-player",
+        {
+            "label": "step",
+            "frames": [browser.png_data_uri(frames[step]) for step in shown_steps],
+            "captions": [describe(step) for step in shown_steps],
+            "width": 256,
+        },
+        browser.png_data_uri(frames[0]),
+    )
+    return PanelWithStaticCopy([slider, image, caption], static)
 
 
-def latent_sliders(vae, frames: np.ndarray, dimensions, seed: int = 0) -> widgets.VBox:
+def latent_sliders(
+    vae, frames: np.ndarray, dimensions, seed: int = 0, static_examples: int = 8
+) -> PanelWithStaticCopy:
     """Sliders over chosen latent dimensions of V that decode z live (chapter 2).
 
     z starts at the encoding (μ) of a real frame; one button encodes another random frame, one
-    samples z from the prior N(0, I). The dimensions without a slider keep their value.
+    samples z from the prior N(0, I). The dimensions without a slider keep their value. The web
+    book's copy decodes in the browser and offers `static_examples` frames, with their μ.
     """
     from wmlib import vision  # imports TensorFlow, which only this widget needs
 
@@ -97,7 +134,21 @@ def latent_sliders(vae, frames: np.ndarray, dimensions, seed: int = 0) -> widget
         list(sliders.values()),
         layout=widgets.Layout(grid_template_columns="repeat(auto-fill, minmax(300px, 1fr))"),
     )
-    return widgets.VBox([widgets.HBox(buttons), widgets.HBox([original, decoded]), caption, grid])
+    panel = [widgets.HBox(buttons), widgets.HBox([original, decoded]), caption, grid]
+    examples = np.random.default_rng(seed).integers(len(frames), size=static_examples)
+    static = browser.static_widget(
+        "latent-sliders",
+        {
+            "decoder": browser.decoder_weights(vae.decoder),
+            "dimensions": [int(dimension) for dimension in dimensions],
+            "examples": [int(index) for index in examples],
+            "frames": [browser.png_data_uri(frames[index]) for index in examples],
+            "means": vision.encode(vae, frames[examples])[0].round(4).tolist(),
+            "width": 256,
+        },
+        browser.png_data_uri(decoded.value),
+    )
+    return PanelWithStaticCopy(panel, static)
 
 
 def figure_png(figure) -> bytes:
@@ -138,7 +189,7 @@ def gate_viewer(trace: dict, sequence: int = 0) -> widgets.VBox:
     return widgets.VBox([slider, image])
 
 
-def dream_player(vae, mdnrnn, initial_z, task, memory=None, seed: int = 0) -> widgets.VBox:
+def dream_player(vae, mdnrnn, initial_z, task, memory=None, seed: int = 0) -> PanelWithStaticCopy:
     """Act inside M's dream: set the task's actions (CarRacing's steering, gas and brake; Take
     Cover's move) and the temperature, press *step* (chapters 5 and 10).
 
@@ -176,27 +227,58 @@ def dream_player(vae, mdnrnn, initial_z, task, memory=None, seed: int = 0) -> wi
     buttons[0].on_click(step)
     buttons[1].on_click(restart)
     restart()
-    return widgets.VBox(
-        [widgets.HBox(buttons), image, caption, widgets.VBox(list(controls.values()))]
+    panel = [widgets.HBox(buttons), image, caption, widgets.VBox(list(controls.values()))]
+    start_memory = [np.zeros(mdnrnn.hidden_units)] * 2 if memory is None else memory
+    static = browser.static_widget(
+        "dream-player",
+        {
+            "decoder": browser.decoder_weights(vae.decoder),
+            "memory": browser.memory_weights(mdnrnn),
+            "initial_z": np.asarray(initial_z, np.float32).round(4).tolist(),
+            "initial_memory": [
+                np.asarray(part).reshape(-1).round(4).tolist() for part in start_memory
+            ],
+            "actions": [list(slider) for slider in task.action_sliders],
+            "seed": seed,
+            "width": 256,
+        },
+        browser.png_data_uri(image.value),
     )
+    return PanelWithStaticCopy(panel, static)
 
 
-def generation_viewer(function, records: list[dict], bounds) -> widgets.VBox:
-    """A slider over the generations of a 2-D run, drawing each population (chapters 6 and 7)."""
+def generation_viewer(
+    function, records: list[dict], bounds, static_frames: int = 60
+) -> PanelWithStaticCopy:
+    """A slider over the generations of a 2-D run, drawing each population (chapters 6 and 7).
+
+    Every generation is drawn once, up front; the web book's copy keeps at most `static_frames`
+    of them, evenly spaced, in 32 colours.
+    """
     import matplotlib.pyplot as plt
 
     from wmlib import plots
 
-    slider = widgets.IntSlider(value=0, min=0, max=len(records) - 1, description="generation")
-    image = widgets.Image(format="png", width=360)
-
-    def show(generation: int) -> None:
+    def draw(generation: int) -> bytes:
         figure, axis = plt.subplots(figsize=(4, 4))
         best = records[generation]["values"].min()
         title = f"generation {generation}: best f = {best:.2e}"
         plots.draw_generation(axis, function, records[generation], bounds, title)
-        image.value = figure_png(figure)
+        return figure_png(figure)
 
-    slider.observe(lambda change: show(change["new"]), names="value")
-    show(0)
-    return widgets.VBox([slider, image])
+    pictures = [draw(generation) for generation in range(len(records))]
+    slider = widgets.IntSlider(value=0, min=0, max=len(records) - 1, description="generation")
+    image = widgets.Image(value=pictures[0], format="png", width=360)
+    slider.observe(lambda change: setattr(image, "value", pictures[change["new"]]), names="value")
+    kept = browser.evenly_spaced(len(pictures), static_frames)
+    static = browser.static_widget(
+        "frame-player",
+        {
+            "label": "generation",
+            "frames": [browser.png_data_uri(browser.fewer_colours(pictures[g])) for g in kept],
+            "captions": [""] * len(kept),
+            "width": 360,
+        },
+        browser.png_data_uri(browser.fewer_colours(pictures[0])),
+    )
+    return PanelWithStaticCopy([slider, image], static)
