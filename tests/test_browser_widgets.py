@@ -169,6 +169,7 @@ CHAPTER_WIDGETS = {
     "05_memory_mdnrnn": "dream-player",
     "06_evolution": "frame-player",
     "07_cmaes": "frame-player",
+    "10_doom_takecover": "dream-player",
 }
 """The chapters whose saved widget runs in the browser, and its kind."""
 
