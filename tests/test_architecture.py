@@ -20,6 +20,7 @@ LAYERS = [
         "toy_data",
         "plots",
         "scores",
+        "browser",
     },
     {"env", "env.frames", "env.carracing", "env.fast_carracing", "env.doom", "runtime"},
     {"rollouts", "training", "controller", "media"},

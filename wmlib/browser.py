@@ -35,9 +35,9 @@ def decoder_weights(decoder) -> dict:
 
     The dense layer has no activation and the first transposed convolution reads a 1×1 map, so
     together they are one linear map of z followed by a ReLU: its (latent size)×3,200 matrix
-    replaces their 3.3 million numbers (92% of CarRacing's decoder), computed here in float64. Each transposed
-    convolution's kernel is Keras' (height, width, outputs, inputs) with the last two axes
-    swapped, so that the browser reads the weights of one input in a row.
+    replaces their 3.3 million numbers (92% of CarRacing's decoder), computed here in float64.
+    Each transposed convolution's kernel is Keras' (height, width, outputs, inputs) with the last
+    two axes swapped, so that the browser reads the weights of one input in a row.
     """
     dense, first, *rest = (layer for layer in decoder.layers if layer.get_weights())
     dense_kernel, dense_bias = (np.asarray(part, np.float64) for part in dense.get_weights())
