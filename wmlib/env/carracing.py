@@ -14,7 +14,7 @@ import numpy as np
 
 from wmlib.config import FrameConfig
 from wmlib.env import Task
-from wmlib.env.frames import resize
+from wmlib.env.frames import raw_frames, resize
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
@@ -84,13 +84,7 @@ def crop_dashboard(frame: np.ndarray, frame_config: FrameConfig = FrameConfig())
 
 def preprocess(frame: np.ndarray, frame_config: FrameConfig = FrameConfig()) -> np.ndarray:
     """Crop the dashboard and resize a raw 96×96×3 uint8 frame (or batch) to V's 64×64×3 uint8."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8 or frame.shape[-3:] != RAW_SHAPE:
-        raise ValueError(
-            f"preprocess expects CarRacing frames of shape (..., 96, 96, 3) and dtype uint8, "
-            f"got shape {frame.shape} and dtype {frame.dtype}. Pass the observation exactly as "
-            f"env.step returns it."
-        )
+    frame = raw_frames(frame, RAW_SHAPE, "CarRacing frames")
     return resize(crop_dashboard(frame, frame_config), frame_config.size)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from wmlib.config import FrameConfig
 from wmlib.env import Task
-from wmlib.env.frames import resize
+from wmlib.env.frames import raw_frames, resize
 
 ENVIRONMENT_ID = "VizdoomTakeCover-v1"
 RAW_SHAPE = (240, 320, 3)
@@ -59,13 +59,7 @@ def make_env(
 
 def preprocess(frame: np.ndarray, frame_config: FrameConfig = FrameConfig()) -> np.ndarray:
     """A raw 240×320×3 uint8 screen (or batch) resized to V's 64×64×3 uint8."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8 or frame.shape[-3:] != RAW_SHAPE:
-        raise ValueError(
-            f"preprocess expects Take Cover screens of shape (..., 240, 320, 3) and dtype uint8, "
-            f"got shape {frame.shape} and dtype {frame.dtype}. Pass the observation exactly as "
-            f"env.step returns it (make_env keeps only the screen)."
-        )
+    frame = raw_frames(frame, RAW_SHAPE, "Take Cover screens")
     return resize(frame, frame_config.size)
 
 

@@ -37,3 +37,17 @@ def resize(image: np.ndarray, size: int) -> np.ndarray:
     channels_first = np.ascontiguousarray(np.moveaxis(image, -1, -3), dtype=np.float32)
     resized = np.moveaxis(rows @ channels_first @ columns.T, -3, -1)
     return np.clip(np.rint(resized), 0, 255).astype(np.uint8)
+
+
+def raw_frames(frame, raw_shape: tuple[int, int, int], what: str) -> np.ndarray:
+    """A task's raw observation (or batch) as an array, or a clear error naming the shape and
+    dtype its `preprocess` expects (`what`: "CarRacing frames", say)."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.shape[-3:] != raw_shape:
+        expected = ", ".join(map(str, raw_shape))
+        raise ValueError(
+            f"preprocess expects {what} of shape (..., {expected}) and dtype uint8, got shape "
+            f"{frame.shape} and dtype {frame.dtype}. Pass the observation exactly as env.step "
+            f"returns it."
+        )
+    return frame
