@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from command_line import SHRUNK, run_wmlib
 
 from wmlib import config, data_folder, files, pipeline, search
 from wmlib.artefacts import read_manifest
+from wmlib.pipeline.controller import search_control
 from wmlib.pipeline.model import round_collection
 
 SMALL = config.get("small")
@@ -25,6 +27,18 @@ def test_a_later_round_lives_in_its_own_folder_and_round_0_where_it_always_did(d
     assert first == data_root / "small" / "carracing"
     assert config.at_round(SMALL, 1).data_dir == first / "round_1"
     assert config.at_round(SMALL, 0) == SMALL
+
+
+def test_a_later_round_fine_tunes_for_its_own_generations_and_round_0_for_the_profiles():
+    assert search_control(config.at_round(SMALL, 0)) == SMALL.control
+    later = search_control(config.at_round(SMALL, 1))
+    assert later == replace(SMALL.control, generations=SMALL.iteration.generations)
+
+
+def test_the_warm_start_searches_at_the_comparisons_budget_like_the_search_shapes():
+    warm = search_control(SMALL, "warm")
+    assert warm == replace(SMALL.control, generations=SMALL.comparison_generations)
+    assert warm == pipeline.shape_control(SMALL.control, {}, SMALL.comparison_generations)
 
 
 def test_a_round_the_profile_does_not_run_is_refused_with_the_setting_to_raise():

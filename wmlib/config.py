@@ -149,6 +149,9 @@ class IterationConfig:
     """Epochs of fine-tuning V on every round's episodes (a fresh Adam, V's learning rate)."""
     memory_training_steps: int = 500
     """Gradient steps of fine-tuning M on every round's episodes (a fresh Adam)."""
+    generations: int = 25
+    """CMA-ES generations of each later round's search: it starts from the previous round's
+    controller, so it fine-tunes one rather than searching from zeros as round 0 does."""
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,10 @@ class Profile:
     comparison_episodes: int
     """Episodes per policy in the comparisons of data-collection policies (chapter 1) and of
     random agents (chapter 10's baselines)."""
+    comparison_generations: int = 25
+    """CMA-ES generations of the searches compared at one budget: chapter 8's search shapes and
+    chapter 9's real search warm-started from the dream's controller. Fixed apart from
+    `control.generations`, so that a longer search for C does not multiply their cost."""
     task: str = "carracing"
     """The environment the agent learns, a key of `wmlib.env.TASKS`."""
     frame: FrameConfig = field(default_factory=FrameConfig)

@@ -45,8 +45,9 @@ PROFILES = {
                 evaluation_steps=60,
                 environments_per_task=2,
             ),
+            comparison_generations=2,
             iteration=IterationConfig(
-                rounds=1, episodes=2, vision_epochs=1, memory_training_steps=10
+                rounds=1, episodes=2, vision_epochs=1, memory_training_steps=10, generations=2
             ),
             dream=DreamConfig(
                 reward_epochs=1,
@@ -67,7 +68,7 @@ PROFILES = {
             control=ControlConfig(
                 population_size=16,
                 episodes_per_candidate=2,
-                generations=25,
+                generations=75,
                 training_steps=500,
                 mean_evaluation_interval=5,
                 mean_evaluation_episodes=32,

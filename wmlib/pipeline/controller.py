@@ -6,7 +6,7 @@ a search may also run in M's dream, and a real one start from the dream's contro
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -52,16 +52,27 @@ def controller_dir(
 def controller_settings(profile: config.Profile, use_memory: bool, origin: str = "real") -> dict:
     """Everything a trained C depends on: V's and M's settings, C's own, its inputs, and the
     dream's settings for a controller searched in the dream or from there."""
-    settings = {
-        **memory_settings(profile),
-        "control": asdict(profile.control),
-        "use_memory": use_memory,
-    }
+    control = profile.control if origin == "dream" else search_control(profile, origin)
+    settings = {**memory_settings(profile), "control": asdict(control), "use_memory": use_memory}
     if origin != "real":
         dream = asdict(profile.dream)
         dream.pop("temperatures")  # what the comparison of temperatures runs, not this C
         settings.update(origin=origin, dream=dream)
     return settings
+
+
+def search_control(profile: config.Profile, origin: str = "real") -> config.ControlConfig:
+    """The settings C's search from `origin` runs with: the dream's (`dream_control`); for the
+    warm start, the profile's at the comparison budget (`comparison_generations`), to be set
+    against the cold search at equal generations; for a later round of iterative training, its
+    shorter fine-tuning (`iteration.generations`); otherwise the profile's own."""
+    if origin == "dream":
+        return dream_control(profile)
+    if origin == "warm":
+        return replace(profile.control, generations=profile.comparison_generations)
+    if profile.round:
+        return replace(profile.control, generations=profile.iteration.generations)
+    return profile.control
 
 
 def _agent_files(profile: config.Profile, use_memory: bool, workers: int):
@@ -152,7 +163,7 @@ def ensure_controller(
     from wmlib import search
 
     profile = profile or config.active()
-    settings = dream_control(profile) if origin == "dream" else profile.control
+    settings = search_control(profile, origin)
     directory = controller_dir(profile, use_memory, origin)
     dimension = controller_dimension(profile, use_memory)
     inputs = {"vae": vae_dir(profile)} | ({"mdnrnn": mdnrnn_dir(profile)} if use_memory else {})
@@ -175,7 +186,8 @@ def ensure_controller(
             dreams = dream_search(profile, use_memory, workers)
             state = search.search(dreams.fitness, dreams.score, dimension, settings, directory)
         else:
-            state = real_search(profile, use_memory, workers, directory, start)
+            searched = replace(profile, control=settings)
+            state = real_search(searched, use_memory, workers, directory, start)
         return {
             "parameters": dimension,
             "generations": state["generation"],

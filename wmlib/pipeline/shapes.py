@@ -1,9 +1,10 @@
 """Search shapes compared at one budget (chapter 8): how best to spend a search's driving.
 
-A generation's driving is candidates × episodes per candidate × steps per episode. Each shape
-doubles one of the three and runs half the generations, so that every search drives as much as
-the profile's own, which is the shape with the most generations; each kept mean is scored on the
-100 evaluation tracks, paired with the profile's own controller.
+A generation's driving is candidates × episodes per candidate × steps per episode. The profile's
+own shape searches for `comparison_generations`; each other shape doubles one of the three and
+runs half the generations, so that every search drives as much, and the profile's shape is the one
+with the most generations. Each kept mean is scored on the 100 evaluation tracks, paired with the
+others. The budget is fixed apart from the profile's own search for C, which may run longer.
 """
 
 from dataclasses import replace
@@ -13,14 +14,12 @@ from wmlib import config
 from wmlib.artefacts import build
 from wmlib.pipeline.controller import (
     controller_dimension,
-    controller_dir,
     controller_settings,
-    ensure_controller,
-    ensure_evaluation,
     real_search,
     score_on_tracks,
     scored_returns,
 )
+from wmlib.pipeline.model import mdnrnn_dir, vae_dir
 from wmlib.search import load_search
 
 SHAPES = {
@@ -29,7 +28,7 @@ SHAPES = {
     "more episodes per candidate": {"episodes_per_candidate": 2},
     "full-length episodes": {"training_steps": 2},
 }
-"""Each shape's factors on the profile's search (the first is the profile's own search)."""
+"""Each shape's factors on the profile's search (the first is the profile's own shape)."""
 
 
 def shapes_dir(profile: config.Profile | None = None) -> Path:
@@ -37,9 +36,11 @@ def shapes_dir(profile: config.Profile | None = None) -> Path:
     return (profile or config.active()).data_dir / "search_shapes"
 
 
-def shape_control(control: config.ControlConfig, factors: dict) -> config.ControlConfig:
+def shape_control(
+    control: config.ControlConfig, factors: dict, generations: int
+) -> config.ControlConfig:
     """The search of one shape: the factors applied (episodes no longer than the evaluation's),
-    and the generations that keep its driving equal to `control`'s."""
+    and the generations that keep its driving equal to `generations` of `control`'s."""
     grown = {name: getattr(control, name) * factor for name, factor in factors.items()}
     if "training_steps" in grown:
         grown["training_steps"] = min(grown["training_steps"], control.evaluation_steps)
@@ -48,8 +49,8 @@ def shape_control(control: config.ControlConfig, factors: dict) -> config.Contro
     def driving(search: config.ControlConfig) -> int:
         return search.population_size * search.episodes_per_candidate * search.training_steps
 
-    generations = max(1, round(control.generations * driving(control) / driving(shaped)))
-    return replace(shaped, generations=generations)
+    shaped_generations = max(1, round(generations * driving(control) / driving(shaped)))
+    return replace(shaped, generations=shaped_generations)
 
 
 def ensure_search_shapes(profile: config.Profile | None = None, workers: int = 0) -> dict:
@@ -59,28 +60,21 @@ def ensure_search_shapes(profile: config.Profile | None = None, workers: int = 0
     directory = shapes_dir(profile)
 
     def shaped(name: str) -> config.Profile:
-        return replace(profile, control=shape_control(profile.control, SHAPES[name]))
+        control = shape_control(profile.control, SHAPES[name], profile.comparison_generations)
+        return replace(profile, control=control)
 
     def make() -> dict:
-        for name, factors in SHAPES.items():
-            if factors:
-                folder = _folder(directory, name)
-                folder.mkdir(parents=True, exist_ok=True)
-                state = real_search(shaped(name), True, workers, folder)
-                score_on_tracks(shaped(name), True, workers, state["best"]["parameters"], folder)
+        for name in SHAPES:
+            folder = _folder(directory, name)
+            folder.mkdir(parents=True, exist_ok=True)
+            state = real_search(shaped(name), True, workers, folder)
+            score_on_tracks(shaped(name), True, workers, state["best"]["parameters"], folder)
         means = [float(result["returns"].mean()) for result in results().values()]
         return {"shapes": len(SHAPES), "means": [round(mean, 1) for mean in means]}
 
     def results() -> dict:
         found = {}
-        for name, factors in SHAPES.items():
-            if not factors:
-                search = ensure_controller(profile, workers=workers)
-                found[name] = {
-                    "history": search["history"],
-                    **ensure_evaluation(profile, workers=workers),
-                }
-                continue
+        for name in SHAPES:
             shape, folder = shaped(name), _folder(directory, name)
             search = load_search(folder, controller_dimension(shape, True), shape.control)
             found[name] = {
@@ -90,9 +84,8 @@ def ensure_search_shapes(profile: config.Profile | None = None, workers: int = 0
             }
         return found
 
-    settings = {**controller_settings(profile, True), "shapes": SHAPES}
-    inputs = {"controller": controller_dir(profile)}
-    ensure_evaluation(profile, workers=workers)  # the profile's own shape, timed as its own stage
+    settings = {**controller_settings(shaped(next(iter(SHAPES))), True), "shapes": SHAPES}
+    inputs = {"vae": vae_dir(profile), "mdnrnn": mdnrnn_dir(profile)}
     build(directory, profile.name, settings, make, inputs=inputs)
     return results()
 
