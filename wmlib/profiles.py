@@ -73,7 +73,7 @@ PROFILES = {
                 mean_evaluation_interval=5,
                 mean_evaluation_episodes=32,
             ),
-            iteration=IterationConfig(rounds=1, episodes=200),
+            iteration=IterationConfig(rounds=2, episodes=200),
         ),
         "paper": Profile(
             name="paper",
