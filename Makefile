@@ -13,7 +13,7 @@ install: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[book,test]'
-	$(BIN)/python -c "import wmlib, tensorflow, gymnasium, cma, vizdoom, jupyter_book, nbval, playwright"
+	$(BIN)/python -c "import wmlib, tensorflow, gymnasium, cma, vizdoom, jupyter_book, sphinx_exercise, nbval, playwright"
 	touch $(INSTALLED)
 
 ## book: build the web book into _build/html (warnings are errors)

@@ -1,4 +1,5 @@
-"""Evolution strategies: benchmarks, (1,λ)-ES, and the from-scratch CMA-ES against pycma."""
+"""Evolution strategies: benchmarks, (1,λ)-ES and the 1/5th success rule, and the from-scratch
+CMA-ES against pycma."""
 
 import cma
 import numpy as np
@@ -29,12 +30,107 @@ def test_rotation_is_orthogonal():
     np.testing.assert_allclose(rotation @ rotation.T, np.eye(6), atol=1e-12)
 
 
-def test_one_comma_lambda_solves_the_sphere_in_10d():
+def tell_children(strategy, child_value, parent_value=0.0):
+    """Ask for a generation and tell every child the same value (and the parent, if asked)."""
+    population = strategy.ask()
+    values = np.full(len(population), child_value)
+    values[strategy.population_size :] = parent_value
+    strategy.tell(population, values)
+    return population
+
+
+def test_success_rule_grows_sigma_while_children_beat_their_parent():
     strategy = evolution.SimpleES(
-        np.full(10, 3.0), 1.0, population_size=10, adapt_step_size=True, seed=0
+        np.zeros(10), 1.0, population_size=10, success_rule=evolution.SuccessRule(), seed=0
     )
-    evaluations, best = evolution.minimise(strategy, evolution.sphere, max_evaluations=50_000)
+    for generation in range(1, 6):  # every child better than its parent, the one before
+        tell_children(strategy, child_value=-generation)
+        assert strategy.sigma == pytest.approx(0.85**-generation)
+
+
+def test_success_rule_shrinks_sigma_while_children_fail():
+    strategy = evolution.SimpleES(
+        np.zeros(10), 1.0, population_size=10, success_rule=evolution.SuccessRule(), seed=0
+    )
+    for generation in range(1, 6):  # every child worse than its parent
+        tell_children(strategy, child_value=generation)
+        assert strategy.sigma == pytest.approx(0.85**generation)
+
+
+def test_success_means_better_than_the_parent_not_than_the_best_value_ever_seen():
+    strategy = evolution.SimpleES(
+        np.zeros(10), 1.0, population_size=10, success_rule=evolution.SuccessRule(), seed=0
+    )
+    tell_children(strategy, child_value=5.0, parent_value=0.0)  # all fail: σ × 0.85
+    tell_children(strategy, child_value=3.0)  # better than their parent (5), not than 0
+    assert strategy.sigma == pytest.approx(1.0)
+
+
+def test_success_rule_checks_once_every_n_mutations():
+    strategy = evolution.SimpleES(
+        np.zeros(10), 1.0, population_size=5, success_rule=evolution.SuccessRule(), seed=0
+    )
+    sigmas = []
+    for generation in range(1, 5):  # five mutations a generation, a check every ten
+        tell_children(strategy, child_value=-generation)
+        sigmas.append(strategy.sigma)
+    np.testing.assert_allclose(sigmas, [1.0, 1 / 0.85, 1 / 0.85, 1 / 0.85**2])
+
+
+@pytest.mark.parametrize(
+    ("parents", "asks_for_parent"), [(1, [True, False, False]), (5, [True] * 3)]
+)
+def test_the_parent_is_evaluated_only_when_its_value_is_unknown(parents, asks_for_parent):
+    """A (1,λ)-ES's parent is a child it has evaluated; a (μ/μ,λ)-ES's is a new mean."""
+    strategy = evolution.SimpleES(
+        np.zeros(4), 1.0, 10, parents, success_rule=evolution.SuccessRule(), seed=0
+    )
+    for asks in asks_for_parent:
+        mean = strategy.mean.copy()
+        population = tell_children(strategy, child_value=1.0)
+        assert len(population) == 10 + asks
+        if asks:
+            np.testing.assert_array_equal(population[-1], mean)
+    assert strategy.evaluations == 30 + sum(asks_for_parent)
+
+
+@pytest.mark.parametrize("parents", [1, 5])
+def test_success_rule_solves_the_sphere_in_10d(parents):
+    strategy = evolution.SimpleES(
+        np.full(10, 3.0), 0.5, 10, parents, success_rule=evolution.SuccessRule(), seed=0
+    )
+    evaluations, best = evolution.minimise(strategy, evolution.sphere, max_evaluations=5_000)
     assert best < 1e-8, (evaluations, best)
+
+
+@pytest.mark.parametrize("parents", [1, 5])
+def test_success_rule_holds_the_success_rate_near_one_in_five(parents):
+    """On the sphere σ must keep shrinking as the search closes in, so the rate sits a little
+    below 1/5 on average (above it, σ grows)."""
+    strategy = evolution.SimpleES(
+        np.full(10, 3.0), 0.5, 10, parents, success_rule=evolution.SuccessRule(), seed=0
+    )
+    rates = []
+    for generation in range(400):
+        population = strategy.ask()
+        strategy.tell(population, evolution.sphere(population))
+        if generation >= 100:
+            rates.append(np.mean(strategy.successes))
+    assert 0.1 < np.mean(rates) < 0.2
+
+
+@pytest.mark.parametrize("parents", [1, 5])
+def test_a_monotone_transformation_of_f_changes_nothing(parents):
+    """Selection and the success rule only compare values, so f and exp(f) give the same run."""
+    runs = []
+    for function in (evolution.sphere, lambda x: np.exp(evolution.sphere(x))):
+        strategy = evolution.SimpleES(
+            np.full(5, 2.0), 0.5, 10, parents, success_rule=evolution.SuccessRule(), seed=3
+        )
+        records = evolution.record_run(strategy, function, 30)
+        runs.append(([record["mean"] for record in records], strategy.sigma))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]
 
 
 def test_fixed_step_size_stalls_at_a_noise_floor():
@@ -84,6 +180,9 @@ def test_default_parameters_follow_the_tutorial():
     [
         lambda: evolution.CMAES(np.zeros(3), 1.0, seed=0),
         lambda: evolution.SimpleES(np.zeros(3), 1.0, population_size=5, seed=0),
+        lambda: evolution.SimpleES(
+            np.zeros(3), 1.0, 5, 2, success_rule=evolution.SuccessRule(), seed=0
+        ),
     ],
 )
 def test_ask_tell_errors_are_clear(make):

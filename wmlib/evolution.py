@@ -1,4 +1,5 @@
-"""Evolution strategies written to be read: (1,λ)-ES, (μ/μ,λ)-ES and CMA-ES (chapters 6 and 7).
+"""Evolution strategies written to be read: (1,λ)-ES and (μ/μ,λ)-ES with the 1/5th success rule
+(chapter 6), and CMA-ES (chapter 7).
 
 All of them share pycma's ask / tell interface: `ask()` returns a population of candidate
 solutions, one per row; `tell(solutions, values)` takes their function values (lower is better)
@@ -8,6 +9,7 @@ chapter can tie every equation to the line that computes it. The agent's control
 with pycma, which is faster and has many refinements; these are for teaching and for checking.
 """
 
+import collections
 import math
 from dataclasses import dataclass
 
@@ -69,7 +71,8 @@ class AskTell:
         return self.asked.copy()
 
     def tell(self, solutions, values) -> None:
-        """Update the search from the function values of the population `ask` returned."""
+        """Update the search from the function values of the population `ask` returned, in the
+        order `ask` returned it."""
         values = np.asarray(values, dtype=float).reshape(-1)
         if getattr(self, "asked", None) is None:
             raise AskTellError("tell() was called before ask(): ask for a population first.")
@@ -78,39 +81,76 @@ class AskTell:
                 f"tell() got {len(values)} function values for a population of "
                 f"{len(self.asked)}: pass one value per solution returned by ask()."
             )
-        order = np.argsort(values)
-        self.update(np.asarray(solutions, dtype=float)[order], values[order])
+        self.update(np.asarray(solutions, dtype=float), values)
         self.asked = None
         self.generation += 1
         self.evaluations += len(values)
+
+
+@dataclass(frozen=True)
+class SuccessRule:
+    """Rechenberg's 1/5th success rule in the form Schwefel (1977) gave it: after every n
+    mutations, count the successes among the last 10 n; if more than a fifth of them beat their
+    parent, divide σ by 0.85, if fewer, multiply σ by 0.85."""
+
+    target: float = 0.2
+    """The success rate the rule steers σ towards: one mutation in five better than its parent."""
+    factor: float = 0.85
+    """σ is multiplied by it after too few successes and divided by it after too many."""
+    check_every: int = 1
+    """Mutations between two checks of the success rate, in multiples of the dimension n."""
+    window: int = 10
+    """Mutations the success rate is measured over (the most recent ones), in multiples of n."""
 
 
 class SimpleES(AskTell):
     """(1,λ)-ES, or (μ/μ,λ)-ES with `parents > 1`: sample around the mean, keep the best.
 
     λ children are drawn as m + σ·N(0, I); the new mean is the best child (or the mean of the
-    `parents` best). With `adapt_step_size`, σ grows by e^0.2 after a generation that improved on
-    the best value so far and shrinks by e^−0.05 otherwise, which settles at one success in five.
+    `parents` best). With a `success_rule`, σ follows the 1/5th success rule, which compares
+    every child with its parent. A (1,λ)-ES knows its parent's value, the best child of the
+    generation before; a (μ/μ,λ)-ES's parent is the mean m, which nobody has evaluated, so the
+    population it asks for then ends with m itself (one more evaluation per generation).
     """
 
-    def __init__(
-        self, mean, sigma, population_size=10, parents=1, adapt_step_size=False, seed=None
-    ):
+    def __init__(self, mean, sigma, population_size=10, parents=1, success_rule=None, seed=None):
         self.mean, self.sigma = np.asarray(mean, dtype=float), float(sigma)
         self.population_size, self.parents = population_size, parents
-        self.adapt_step_size, self.best = adapt_step_size, np.inf
+        self.success_rule, self.parent_value = success_rule, None
+        window = success_rule.window * len(self.mean) if success_rule else 0
+        self.successes = collections.deque(maxlen=window)  # the last 10 n mutations' outcomes
+        self.unchecked = 0  # mutations since the rule last checked
         self.rng = np.random.default_rng(seed)
         self.generation = self.evaluations = 0
 
     def sample(self) -> np.ndarray:
+        """λ children m + σ ξ_k, ξ_k ~ N(0, I), and the parent m if the rule needs its value."""
         noise = self.rng.standard_normal((self.population_size, len(self.mean)))
-        return self.mean + self.sigma * noise
+        children = self.mean + self.sigma * noise
+        if self.success_rule and self.parent_value is None:
+            return np.vstack([children, self.mean])  # evaluate the parent too
+        return children
 
-    def update(self, ranked, values) -> None:
-        self.mean = ranked[: self.parents].mean(axis=0)
-        if self.adapt_step_size:
-            self.sigma *= math.exp(0.2 if values[0] < self.best else -0.05)
-        self.best = min(self.best, values[0])
+    def update(self, solutions, values) -> None:
+        """σ by the success rule (if any), then the mean: the best child, or the μ best's mean."""
+        if len(values) > self.population_size:  # the last row is the parent
+            self.parent_value = values[-1]
+            solutions, values = solutions[:-1], values[:-1]
+        if self.success_rule:
+            self.adapt_step_size(values < self.parent_value)
+        best = np.argsort(values)[: self.parents]
+        self.mean = solutions[best].mean(axis=0)
+        self.parent_value = values[best[0]] if self.parents == 1 else None
+
+    def adapt_step_size(self, successes) -> None:
+        """The 1/5th success rule: record whether each child beat its parent, then, once per n
+        mutations, scale σ by the rule's factor if the recent success rate is below 1/5 and by
+        its inverse if above."""
+        rule, n = self.success_rule, len(self.mean)
+        self.successes.extend(successes)
+        checks, self.unchecked = divmod(self.unchecked + len(successes), rule.check_every * n)
+        rate = np.mean(self.successes)
+        self.sigma *= rule.factor ** (checks * np.sign(rule.target - rate))
 
 
 @dataclass(frozen=True)
@@ -173,13 +213,14 @@ class CMAES(AskTell):
         self.generation = self.evaluations = 0
 
     def sample(self) -> np.ndarray:
-        """x_k = m + σ B D z_k with z_k ~ N(0, I), where C = B D² Bᵀ."""
-        z = self.rng.standard_normal((self.parameters.population_size, len(self.mean)))
-        return self.mean + self.sigma * (z * self.scales) @ self.basis.T
+        """x_k = m + σ B D ξ_k with ξ_k ~ N(0, I), where C = B D² Bᵀ."""
+        xi = self.rng.standard_normal((self.parameters.population_size, len(self.mean)))
+        return self.mean + self.sigma * (xi * self.scales) @ self.basis.T
 
-    def update(self, ranked, values) -> None:
+    def update(self, solutions, values) -> None:
         """One generation: the mean, then σ's path and σ, then C's path and C."""
         p = self.parameters
+        ranked = solutions[np.argsort(values)]  # x_1:λ, …, x_λ:λ, best first
         steps = (ranked[: len(p.weights)] - self.mean) / self.sigma  # y_i = (x_i:λ − m) / σ
         step = p.weights @ steps  # y_w, the weighted mean step
         self.mean = self.mean + self.sigma * step
