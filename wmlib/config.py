@@ -4,14 +4,16 @@ A profile is one frozen `Profile`: the same code runs the `ci` profile in minute
 the `small` profile in a few hours on a 2-core laptop (what the published book shows), and the
 `paper` profile with Ha & Schmidhuber's settings. Chapters and the command line never hard-code
 a budget; they ask `active()` for the profile chosen by the `WM_PROFILE` environment variable
-(and `WM_TASK` for the task). Each task's three profiles are in `wmlib.profiles`.
+(and `WM_TASK` for the task), which in Colab also fetches its published artefacts
+(`wmlib.release`). Each task's three profiles are in `wmlib.profiles`.
 """
 
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from wmlib.data_folder import data_root
+from wmlib import release
+from wmlib.data_folder import task_folder
 from wmlib.errors import WorldModelsError
 
 PROFILE_VARIABLE = "WM_PROFILE"
@@ -255,7 +257,7 @@ class Profile:
     def data_dir(self) -> Path:
         """Where this profile's artefacts live: `<data root>/<profile name>/<task>`, and for a
         later round of iterative training its subfolder `round_<k>`."""
-        directory = data_root() / self.name / self.task
+        directory = task_folder(self.name, self.task)
         return directory / f"round_{self.round}" if self.round else directory
 
     def describe(self) -> str:
@@ -295,6 +297,12 @@ def get(name: str, task: str = DEFAULT_TASK) -> Profile:
 
 def active(task: str | None = None) -> Profile:
     """The profile chosen by `WM_PROFILE` (default `small`) for `task`, or when none is given
-    the task chosen by `WM_TASK` (default `carracing`): the Doom chapters pass theirs."""
+    the task chosen by `WM_TASK` (default `carracing`): the Doom chapters pass theirs.
+
+    In Colab, the profile's published artefacts are downloaded the first time it is chosen
+    (`release.fetch_in_colab`), so that a chapter loads V, M and C instead of training them.
+    """
     name = os.environ.get(PROFILE_VARIABLE, DEFAULT_PROFILE).strip()
-    return get(name, task or os.environ.get(TASK_VARIABLE, DEFAULT_TASK).strip())
+    profile = get(name, task or os.environ.get(TASK_VARIABLE, DEFAULT_TASK).strip())
+    release.fetch_in_colab(profile.name, profile.task)
+    return profile
