@@ -39,8 +39,7 @@ LAYERS = [
 """The modules in layers, lowest first: a module imports from its own layer's modules or lower
 ones only (a task module imports `env`'s interface, `env` imports its tasks lazily; the world
 model's stages and C's share a layer, as a later round's episodes are driven by the previous
-round's C; `config` reads its profiles from `profiles`, which is built from its dataclasses, and
-in Colab fetches a profile's published artefacts through `release`)."""
+round's C; `config` reads its profiles from `profiles`, which is built from its dataclasses)."""
 LAYER = {module: index for index, layer in enumerate(LAYERS) for module in layer}
 MODULES = {
     path: ".".join(path.relative_to(LIBRARY).with_suffix("").parts).removesuffix(".__init__")

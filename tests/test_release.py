@@ -3,6 +3,7 @@ served here from a local http.server, downloaded and checked with pooch, unpacke
 data root, reused, and accepted by the pipeline as complete; in Colab, fetched by choosing the
 profile."""
 
+import inspect
 import io
 import json
 import sys
@@ -16,7 +17,7 @@ import yaml
 from command_line import SHRUNK, run_wmlib
 from local_server import served
 
-from wmlib import __version__, artefacts, config, release
+from wmlib import __version__, artefacts, config, pipeline, release, training
 from wmlib.data_folder import DATA_VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,12 +190,10 @@ def test_an_archive_holding_another_folder_is_refused(reader, tmp_path):
 
 @pytest.fixture
 def in_colab(published, reader, monkeypatch):
-    """Colab, as the library sees it, with the release served here; the URL's requests list."""
+    """Colab, as the library sees it, with the release served here: the paths requested."""
     out, registry = published
     requested = []
     monkeypatch.setitem(sys.modules, release.COLAB, types.ModuleType(release.COLAB))
-    monkeypatch.setenv(config.PROFILE_VARIABLE, PROFILE)
-    monkeypatch.setenv(config.TASK_VARIABLE, TASK)
     monkeypatch.delenv(release.TRAIN_VARIABLE, raising=False)
     with served(out, requested) as url:
         monkeypatch.setattr(release, "RELEASE_URL", f"{url}/")
@@ -202,23 +201,43 @@ def in_colab(published, reader, monkeypatch):
         yield requested
 
 
-def test_in_colab_choosing_the_profile_fetches_its_artefacts_once(in_colab, reader):
-    profile = config.active()
-    assert (profile.data_dir / "vae" / "vae.keras").exists()
-    config.active()
+def test_in_colab_the_first_artefact_looked_at_fetches_the_release_once(in_colab, reader):
+    folder = reader / PROFILE / TASK
+    assert artefacts.read_manifest(folder / "vae")["complete"]
+    assert artefacts.read_manifest(folder / "episodes")["complete"]
+    assert in_colab == [f"/{ARCHIVE}"]
+
+
+def test_in_colab_building_an_artefact_fetches_the_release_instead(in_colab, reader):
+    folder = reader / PROFILE / TASK / "round_1" / "controller"
+    assert artefacts.build(folder, PROFILE, {"generations": 2}, refuse_to_make)["complete"]
     assert in_colab == [f"/{ARCHIVE}"]
 
 
 def test_in_colab_one_flag_trains_instead(in_colab, reader, monkeypatch):
     monkeypatch.setenv(release.TRAIN_VARIABLE, "1")
-    config.active()
+    assert artefacts.read_manifest(reader / PROFILE / TASK / "vae") is None
     assert in_colab == [] and not (reader / PROFILE).exists()
 
 
 def test_outside_colab_nothing_is_fetched(in_colab, reader, monkeypatch):
     monkeypatch.delitem(sys.modules, release.COLAB)
-    config.active()
+    assert artefacts.read_manifest(reader / PROFILE / TASK / "vae") is None
     assert in_colab == [] and not (reader / PROFILE).exists()
+
+
+def test_in_colab_a_profile_without_a_release_is_built_as_ever(in_colab, reader):
+    assert artefacts.read_manifest(reader / "ci" / TASK / "vae") is None
+    assert artefacts.read_manifest(reader / "elsewhere") is None
+    assert in_colab == []
+
+
+def test_the_release_names_the_pipelines_folders_and_files():
+    profile = config.get("ci")
+    folders = (pipeline.episodes_dir(profile).name, pipeline.latents_dir(profile).name)
+    assert release.MANIFEST == artefacts.MANIFEST
+    assert folders == release.RECORDED
+    assert f'"{release.CHECKPOINT}"' in inspect.getsource(training.fit_resumable)
 
 
 def test_a_fetched_release_is_loaded_by_the_pipeline_without_training(

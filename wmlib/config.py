@@ -4,15 +4,13 @@ A profile is one frozen `Profile`: the same code runs the `ci` profile in minute
 the `small` profile in a few hours on a 2-core laptop (what the published book shows), and the
 `paper` profile with Ha & Schmidhuber's settings. Chapters and the command line never hard-code
 a budget; they ask `active()` for the profile chosen by the `WM_PROFILE` environment variable
-(and `WM_TASK` for the task), which in Colab also fetches its published artefacts
-(`wmlib.release`). Each task's three profiles are in `wmlib.profiles`.
+(and `WM_TASK` for the task). Each task's three profiles are in `wmlib.profiles`.
 """
 
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from wmlib import release
 from wmlib.data_folder import task_folder
 from wmlib.errors import WorldModelsError
 
@@ -297,12 +295,6 @@ def get(name: str, task: str = DEFAULT_TASK) -> Profile:
 
 def active(task: str | None = None) -> Profile:
     """The profile chosen by `WM_PROFILE` (default `small`) for `task`, or when none is given
-    the task chosen by `WM_TASK` (default `carracing`): the Doom chapters pass theirs.
-
-    In Colab, the profile's published artefacts are downloaded the first time it is chosen
-    (`release.fetch_in_colab`), so that a chapter loads V, M and C instead of training them.
-    """
+    the task chosen by `WM_TASK` (default `carracing`): the Doom chapters pass theirs."""
     name = os.environ.get(PROFILE_VARIABLE, DEFAULT_PROFILE).strip()
-    profile = get(name, task or os.environ.get(TASK_VARIABLE, DEFAULT_TASK).strip())
-    release.fetch_in_colab(profile.name, profile.task)
-    return profile
+    return get(name, task or os.environ.get(TASK_VARIABLE, DEFAULT_TASK).strip())

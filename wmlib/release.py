@@ -1,5 +1,5 @@
 """The published artefacts: a reader in Colab downloads V, M, C and the results instead of
-training them for hours (chapter 12: methods).
+training them for hours.
 
 `make release` packs one profile's artefacts of each task into one archive,
 `<profile>-<task>.tar.gz` (`publish`), and records its SHA-256 in the registry committed beside
@@ -14,8 +14,8 @@ reads them records the episodes again from their seeds and encodes them with the
 their kept manifests vouching that they are the ones V and M were built from), and V's and M's
 training checkpoints (a reader who raises their budget trains them anew).
 
-Choosing a profile in Colab (`config.active`) fetches its artefacts the first time, unless
-`WM_TRAIN=1` says to build them there.
+In Colab, the first artefact of a published profile and task that the pipeline or a chapter
+looks at (`wmlib.artefacts`) fetches them all, unless `WM_TRAIN=1` says to build them there.
 """
 
 import gzip
@@ -223,12 +223,20 @@ def fetch(profile: str, task: str, base_url: str = RELEASE_URL, registry: Path =
     return target
 
 
-def fetch_in_colab(profile: str, task: str) -> None:
-    """In Colab, fetch the profile's published artefacts of the task the first time it is
-    chosen, unless `WM_TRAIN=1` asks to build them there or the release has none for it (the
-    `ci` and `paper` profiles); elsewhere, do nothing."""
+def fetch_in_colab(directory: Path) -> None:
+    """In Colab, fetch the published artefacts of the profile and task whose folder holds the
+    artefact folder `directory` (`<data root>/<profile>/<task>/...`) if that folder is missing,
+    unless `WM_TRAIN=1` asks to build them there or the release has none for them (the `ci` and
+    `paper` profiles); elsewhere, do nothing. `wmlib.artefacts` calls it before it looks at any
+    artefact."""
     if COLAB not in sys.modules or os.environ.get(TRAIN_VARIABLE, "").strip() not in ("", "0"):
         return
-    folder = task_folder(profile, task)
-    if not folder.exists() and archive_name(profile, task) in read_registry(REGISTRY):
+    directory, root = Path(directory).resolve(), data_root()
+    parts = directory.relative_to(root).parts if directory.is_relative_to(root) else ()
+    if len(parts) < 2:
+        return  # not an artefact of the data root
+    profile, task = parts[:2]
+    if task_folder(profile, task).exists():
+        return
+    if archive_name(profile, task) in read_registry(REGISTRY):
         fetch(profile, task, RELEASE_URL, REGISTRY)
