@@ -127,6 +127,14 @@ def test_unfinished_artefacts_are_not_released(source, tmp_path):
     assert not (tmp_path / "release" / ARCHIVE).exists()
 
 
+def test_make_release_refuses_a_task_whose_stages_are_not_all_built(source):
+    run = run_wmlib("release", "--profile", PROFILE, "--task", TASK, data=source.parent.parent)
+    assert run.returncode == 1
+    assert (
+        "Not built yet" in run.stderr and f"python -m wmlib all --profile {PROFILE}" in run.stderr
+    )
+
+
 def test_fetch_downloads_checks_unpacks_then_reuses_what_it_unpacked(published, reader):
     out, registry = published
     requested = []
