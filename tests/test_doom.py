@@ -182,7 +182,7 @@ def test_all_builds_the_doom_stages_and_only_them(built_doom):
     doom_stages = stages.for_task(CI)
     assert [stage.name for stage in doom_stages] == [
         "collect", "vae", "latents", "mdnrnn", "controller_dream", "evaluation_dream",
-        "temperatures",
+        "temperatures", "iterate",
     ]  # fmt: skip
     for stage in doom_stages:
         assert f"\n{stage.name}: " in run.stdout
@@ -207,6 +207,23 @@ def test_the_temperatures_are_each_scored_in_the_dream_and_in_the_game(built_doo
         assert np.all(result["dream"] >= 1) and np.all(result["dream"] <= CI.dream.steps)
     manifest = json.loads((pipeline.temperatures_dir(shrunk) / "manifest.json").read_text())
     assert manifest["summary"]["temperatures"] == list(CI.dream.temperatures)
+
+
+def test_a_later_round_records_with_the_dream_controller_and_searches_on_in_the_dream(built_doom):
+    data, _ = built_doom
+    later = data / "ci" / "doom" / "round_1"
+    assert (later / "controller_dream").is_dir() and not (later / "controller").exists()
+    recorded = json.loads((later / "episodes" / "manifest.json").read_text())
+    assert (
+        recorded["inputs"]["controller"]
+        == json.loads((data / "ci" / "doom" / "controller_dream" / "manifest.json").read_text())[
+            "build"
+        ]
+    )
+    searched = json.loads((later / "controller_dream" / "manifest.json").read_text())
+    assert searched["inputs"]["controller"] == recorded["inputs"]["controller"]
+    rounds = json.loads((data / "ci" / "doom" / "rounds" / "manifest.json").read_text())
+    assert rounds["summary"]["rounds"] == 1 and len(rounds["summary"]["means"]) == 2
 
 
 def test_the_video_shrinks_dooms_screens_and_keeps_every_sixth(built_doom):
@@ -236,3 +253,4 @@ def test_status_has_doom_rows(built_doom):
     assert run.returncode == 0, run.stderr
     assert "| doom: M (mdnrnn) | ci |" in run.stdout
     assert "| doom: dreams at several temperatures | ci |" in run.stdout
+    assert "| doom: C (controller), round 1 | ci |" in run.stdout

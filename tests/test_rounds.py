@@ -41,6 +41,13 @@ def test_the_warm_start_searches_at_the_comparisons_budget_like_the_search_shape
     assert warm == pipeline.shape_control(SMALL.control, {}, SMALL.comparison_generations)
 
 
+def test_running_more_rounds_keeps_the_earlier_rounds_artefacts():
+    more = replace(SMALL, iteration=replace(SMALL.iteration, rounds=SMALL.iteration.rounds + 1))
+    for number in range(1, SMALL.iteration.rounds + 1):
+        settings = pipeline.model.memory_settings(config.at_round(SMALL, number))
+        assert settings == pipeline.model.memory_settings(config.at_round(more, number))
+
+
 def test_a_round_the_profile_does_not_run_is_refused_with_the_setting_to_raise():
     with pytest.raises(config.ProfileError, match="iteration.rounds"):
         config.at_round(SMALL, SMALL.iteration.rounds + 1)

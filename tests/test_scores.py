@@ -32,6 +32,11 @@ def test_returns_of_other_tracks_or_shapes_are_refused(first, second):
         scores.paired_difference(first, second)
 
 
+def test_two_controllers_that_score_alike_on_every_track_are_not_told_apart():
+    same = scores.paired_difference([300.0, 500.0], [300.0, 500.0])
+    assert "cannot tell them apart" in scores.verdict("round 1", "round 0", same)
+
+
 def test_a_verdict_needs_two_standard_errors():
     close = scores.Score(mean=-30.0, standard_error=20.0, episodes=100)
     far = scores.Score(mean=-50.0, standard_error=20.0, episodes=100)

@@ -150,8 +150,9 @@ class IterationConfig:
     memory_training_steps: int = 500
     """Gradient steps of fine-tuning M on every round's episodes (a fresh Adam)."""
     generations: int = 25
-    """CMA-ES generations of each later round's search: it starts from the previous round's
-    controller, so it fine-tunes one rather than searching from zeros as round 0 does."""
+    """CMA-ES generations of each later round's real search: it starts from the previous round's
+    controller, so it fine-tunes one rather than searching from zeros as round 0 does. (A search
+    in M's dream runs `dream.generations` in every round.)"""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ from wmlib.config import (
     VisionConfig,
 )
 
+CI_ITERATION = IterationConfig(
+    rounds=1, episodes=2, vision_epochs=1, memory_training_steps=10, generations=2
+)
+"""One short round of iterative training, so that `ci` runs every stage of every task."""
 DOOM_STEPS = 2100
 """The paper's cap on a Take Cover episode, in the real game and in the dream."""
 DOOM_MEMORY = partial(MemoryConfig, hidden_units=512, sequence_length=500, done_weight=10.0)
@@ -46,9 +50,7 @@ PROFILES = {
                 environments_per_task=2,
             ),
             comparison_generations=2,
-            iteration=IterationConfig(
-                rounds=1, episodes=2, vision_epochs=1, memory_training_steps=10, generations=2
-            ),
+            iteration=CI_ITERATION,
             dream=DreamConfig(
                 reward_epochs=1,
                 population_size=4,
@@ -73,7 +75,7 @@ PROFILES = {
                 mean_evaluation_interval=5,
                 mean_evaluation_episodes=32,
             ),
-            iteration=IterationConfig(rounds=1, episodes=200),
+            iteration=IterationConfig(rounds=2, episodes=200),
         ),
         "paper": Profile(
             name="paper",
@@ -90,6 +92,7 @@ PROFILES = {
             task="doom",
             rollouts=RolloutConfig(episodes=6, max_steps=120, policy="held_random"),
             comparison_episodes=2,
+            iteration=CI_ITERATION,
             vision=VisionConfig(latent_size=64, epochs=1),
             memory=DOOM_MEMORY(sequence_length=100, batch_size=4, training_steps=20),
             control=DOOM_CONTROL(
@@ -117,6 +120,7 @@ PROFILES = {
             vision=VisionConfig(latent_size=64, epochs=3),
             memory=DOOM_MEMORY(batch_size=16, training_steps=500),
             control=DOOM_CONTROL(mean_evaluation_interval=5),
+            iteration=IterationConfig(rounds=1, episodes=500),
             dream=DreamConfig(
                 temperature=1.15,
                 temperatures=(0.10, 1.00, 1.15, 1.30),

@@ -48,7 +48,7 @@ def paired_difference(first, second) -> Score:
 
 def verdict(first: str, second: str, difference: Score) -> str:
     """What a paired difference `first − second` allows one to say: nothing, unless it lies two
-    standard errors or more from zero."""
-    if abs(difference.mean) < 2 * difference.standard_error:
+    standard errors or more from zero (so nothing for two that scored alike on every track)."""
+    if difference.mean == 0 or abs(difference.mean) < 2 * difference.standard_error:
         return "within two standard errors of zero: this run cannot tell them apart"
     return f"{first if difference.mean > 0 else second} is better"

@@ -203,6 +203,7 @@ STAGES = (
         pipeline.ensure_rounds,
         pipeline.rounds_dir,
         ("rounds", "means"),
+        "every",
     ),
 )
 BY_NAME = {stage.name: stage for stage in STAGES}

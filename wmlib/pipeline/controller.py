@@ -31,7 +31,14 @@ from wmlib.pipeline.model import (
 
 ORIGINS = ("real", "dream", "warm")
 """Where a controller is searched: in the real environment from all-zero parameters, in M's
-dream, or in the real environment from the controller found in the dream."""
+dream, or in the real environment from the controller found in the dream. Where none is given,
+the task's own (`own_origin`)."""
+
+
+def own_origin(profile: config.Profile) -> str:
+    """Where the task's agent is searched: in M's dream for a task whose C learns only there
+    (`Task.trained_in_dream`), in the real environment otherwise."""
+    return "dream" if get_task(profile.task).trained_in_dream else "real"
 
 
 def _variant(use_memory: bool, origin: str) -> str:
@@ -43,15 +50,20 @@ def _variant(use_memory: bool, origin: str) -> str:
 
 
 def controller_dir(
-    profile: config.Profile | None = None, use_memory: bool = True, origin: str = "real"
+    profile: config.Profile | None = None, use_memory: bool = True, origin: str | None = None
 ) -> Path:
     """The folder of a profile's CMA-ES search for C: the resumable search, history, best."""
-    return (profile or config.active()).data_dir / f"controller{_variant(use_memory, origin)}"
+    profile = profile or config.active()
+    variant = _variant(use_memory, origin or own_origin(profile))
+    return profile.data_dir / f"controller{variant}"
 
 
-def controller_settings(profile: config.Profile, use_memory: bool, origin: str = "real") -> dict:
+def controller_settings(
+    profile: config.Profile, use_memory: bool, origin: str | None = None
+) -> dict:
     """Everything a trained C depends on: V's and M's settings, C's own, its inputs, and the
     dream's settings for a controller searched in the dream or from there."""
+    origin = origin or own_origin(profile)
     control = profile.control if origin == "dream" else search_control(profile, origin)
     settings = {**memory_settings(profile), "control": asdict(control), "use_memory": use_memory}
     if origin != "real":
@@ -99,8 +111,8 @@ def _drivers(profile: config.Profile, use_memory: bool, workers: int):
 
 
 def exploring_agent(profile: config.Profile, workers: int = 0):
-    """The profile's agent (its searched C on [z, h]) as a data policy with noisy actions: what
-    records the next round of iterative training (`iteration.action_noise`)."""
+    """The profile's agent (the task's own C, `own_origin`) as a data policy with noisy actions:
+    what records the next round of iterative training (`iteration.action_noise`)."""
     from wmlib import agent
 
     parameters = ensure_controller(profile, workers=workers)["best"]["parameters"]
@@ -151,18 +163,20 @@ def ensure_controller(
     profile: config.Profile | None = None,
     use_memory: bool = True,
     workers: int = 0,
-    origin: str = "real",
+    origin: str | None = None,
 ) -> dict:
     """The profile's CMA-ES search for C (run or resumed as needed): its `history` per
     generation and its `best` mean, the controller the search returns.
 
     `use_memory=False` is the paper's ablation: C sees z only, and M is never run in the real
     environment. `origin` (`ORIGINS`) says where the search runs and where it starts; in a
-    later round of iterative training the real search starts from the previous round's C.
+    later round of iterative training the search starts from the previous round's C, found
+    where this one searches.
     """
     from wmlib import search
 
     profile = profile or config.active()
+    origin = origin or own_origin(profile)
     settings = search_control(profile, origin)
     directory = controller_dir(profile, use_memory, origin)
     dimension = controller_dimension(profile, use_memory)
@@ -176,15 +190,17 @@ def ensure_controller(
     elif origin == "warm":
         start = ensure_controller(profile, use_memory, workers, "dream")["best"]["parameters"]
         inputs["controller"] = controller_dir(profile, use_memory, "dream")
-    elif profile.round:
+    if profile.round and origin != "warm":
         previous = config.at_round(profile, profile.round - 1)
-        start = ensure_controller(previous, use_memory, workers)["best"]["parameters"]
-        inputs["controller"] = controller_dir(previous, use_memory)
+        start = ensure_controller(previous, use_memory, workers, origin)["best"]["parameters"]
+        inputs["controller"] = controller_dir(previous, use_memory, origin)
 
     def make() -> dict:
         if origin == "dream":
             dreams = dream_search(profile, use_memory, workers)
-            state = search.search(dreams.fitness, dreams.score, dimension, settings, directory)
+            state = search.search(
+                dreams.fitness, dreams.score, dimension, settings, directory, start
+            )
         else:
             searched = replace(profile, control=settings)
             state = real_search(searched, use_memory, workers, directory, start)
@@ -202,17 +218,19 @@ def ensure_controller(
 
 
 def evaluation_dir(
-    profile: config.Profile | None = None, use_memory: bool = True, origin: str = "real"
+    profile: config.Profile | None = None, use_memory: bool = True, origin: str | None = None
 ) -> Path:
     """The folder of a profile's final evaluation of C: returns per track, a video, manifest."""
-    return (profile or config.active()).data_dir / f"evaluation{_variant(use_memory, origin)}"
+    profile = profile or config.active()
+    variant = _variant(use_memory, origin or own_origin(profile))
+    return profile.data_dir / f"evaluation{variant}"
 
 
 def ensure_evaluation(
     profile: config.Profile | None = None,
     use_memory: bool = True,
     workers: int = 0,
-    origin: str = "real",
+    origin: str | None = None,
 ) -> dict:
     """The trained C's returns on the profile's fixed evaluation tracks, and a video of it.
 
@@ -223,6 +241,7 @@ def ensure_evaluation(
     from wmlib import search
 
     profile = profile or config.active()
+    origin = origin or own_origin(profile)
     settings = profile.control
     best = ensure_controller(profile, use_memory, workers, origin)["best"]
     directory = evaluation_dir(profile, use_memory, origin)

@@ -129,7 +129,9 @@ def _data_settings(profile: config.Profile) -> dict:
         "frame": asdict(profile.frame),
     }
     if profile.round:
-        settings.update(round=profile.round, iteration=asdict(profile.iteration))
+        iteration = asdict(profile.iteration)
+        iteration.pop("rounds")  # how many rounds follow this one changes nothing in it
+        settings.update(round=profile.round, iteration=iteration)
     return settings
 
 
