@@ -71,6 +71,12 @@ def read_manifest(directory: Path) -> dict | None:
     return None
 
 
+def is_complete(directory: Path) -> bool:
+    """Whether the artefact in `directory` is finished (whatever its settings)."""
+    manifest = read_manifest(directory)
+    return manifest is not None and manifest["complete"]
+
+
 def manifest_problem(manifest) -> str | None:
     """What makes a parsed manifest unusable, or None when it is whole."""
     if not isinstance(manifest, dict):

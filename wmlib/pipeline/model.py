@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from wmlib import config, files, rollouts
-from wmlib.artefacts import ArtefactMismatchError, build, read_manifest, write_manifest
+from wmlib.artefacts import ArtefactMismatchError, build, is_complete, read_manifest, write_manifest
 from wmlib.env import task as get_task
 
 
@@ -114,12 +114,6 @@ def _reopen_if_damaged(directory: Path, settings: dict, damaged: Callable[[], bo
         write_manifest(directory, {**manifest, "complete": False})
 
 
-def _complete(directory: Path) -> bool:
-    """Whether the artefact in `directory` is finished (whatever its settings)."""
-    manifest = read_manifest(directory)
-    return manifest is not None and manifest["complete"]
-
-
 def _data_settings(profile: config.Profile) -> dict:
     """Everything the recorded episodes depend on (in a later round, the round and how rounds
     are run as well)."""
@@ -154,7 +148,7 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     profile = profile or config.active()
     settings = profile.vision
     directory = vae_dir(profile)
-    if not _complete(directory):
+    if not is_complete(directory):
         every_round_episodes(profile, workers)  # recorded first, so that V's time is its own
     model_path = directory / "vae.keras"
     store = directory / "frames"
@@ -218,7 +212,7 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
     paths = [files.episode_path(directory, index) for index in range(len(episode_paths))]
     settings = _vision_settings(profile)
     _reopen_if_damaged(directory, settings, lambda: not all(path.exists() for path in paths))
-    vae = None if _complete(directory) else ensure_vae(profile, workers)
+    vae = None if is_complete(directory) else ensure_vae(profile, workers)
 
     def make() -> dict:
         for source, target in tqdm(list(zip(episode_paths, paths, strict=True)), desc="latents"):
