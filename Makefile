@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-warn-script-location
 
-.PHONY: install book test execute status lint format clean
+.PHONY: install book test execute status release lint format clean
 
 install: $(INSTALLED)
 
@@ -35,6 +35,12 @@ execute: $(INSTALLED)
 status: $(INSTALLED)
 	$(BIN)/python -m wmlib status --profile $${WM_PROFILE:-small} > book/status_table.md.partial
 	mv book/status_table.md.partial book/status_table.md
+
+## release: pack the `small` artefacts of each task into _build/release/ (V, M, C, results; not
+## the episodes) and write their SHA-256 into wmlib/release_registry.txt, for Colab readers
+release: $(INSTALLED)
+	$(BIN)/python -m wmlib release --profile small --task carracing
+	$(BIN)/python -m wmlib release --profile small --task doom
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check wmlib tests book bench

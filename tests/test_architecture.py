@@ -21,6 +21,7 @@ LAYERS = [
         "plots",
         "scores",
         "browser",
+        "release",
     },
     {"env", "env.frames", "env.carracing", "env.fast_carracing", "env.doom", "runtime"},
     {"rollouts", "training", "controller", "media"},

@@ -18,6 +18,7 @@ One module per idea, in the order the book teaches them (a module imports only t
   search, and videos (chapters 8 and 9);
 - `artefacts`, `pipeline`, `stages`: manifests, one `ensure_*` call per artefact, the stage list;
 - `options`, `status`: command-line options from the profiles, the methods page's tables;
+- `release`: the published artefacts, which a reader in Colab downloads rather than trains;
 - `plots`, `widgets`: the figures and interactive views the chapters share.
 """
 

@@ -5,7 +5,8 @@ what is already there and resuming what an interrupted run left; a stage builds 
 needs first. `all` builds every stage in order; `status` prints the methods page's tables. Any
 setting of the profile can be changed for one run (`--control.generations 40`); a finished stage
 whose own budget only grew continues from where it stopped. Ctrl-C stops a run with one line;
-running the same command again resumes it.
+running the same command again resumes it. `release` packs the task's finished artefacts for
+publication (`make release`, `wmlib.release`).
 """
 
 import argparse
@@ -13,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from wmlib import config, options, stages, status
+from wmlib import config, options, release, stages, status
 from wmlib.artefacts import read_manifest
 from wmlib.env import TASKS
 from wmlib.errors import WorldModelsError
@@ -21,6 +22,8 @@ from wmlib.workers import SCHEDULER_VARIABLE
 
 INTERRUPTED = 130
 """The exit status of a run stopped by Ctrl-C: 128 + SIGINT, as shells report it."""
+RELEASE_FOLDER = Path(__file__).resolve().parent.parent / "_build" / "release"
+"""Where `release` writes the archives, for the maintainer to upload."""
 
 
 def run_stage(stage: stages.Stage, profile: config.Profile, workers: int) -> None:
@@ -28,6 +31,26 @@ def run_stage(stage: stages.Stage, profile: config.Profile, workers: int) -> Non
     stage.ensure(profile, workers=workers)
     manifest = read_manifest(stage.directory(profile))
     print(f"{stage.name}: {status.summary_text(stage, manifest)}")
+
+
+def release_artefacts(profile: config.Profile) -> None:
+    """Pack the profile's artefacts of its task into `RELEASE_FOLDER` and record the archive's
+    hash in the registry, once every stage of the task is built."""
+    missing = [
+        stage.name
+        for stage in stages.for_task(profile)
+        if not (read_manifest(stage.directory(profile)) or {}).get("complete")
+    ]
+    if missing:
+        raise release.ReleaseError(
+            f"Not built yet at {profile.name!r} for {profile.task}: {', '.join(missing)}. Run "
+            f"`python -m wmlib all --profile {profile.name} --task {profile.task}` first."
+        )
+    archive = release.publish(profile.name, profile.task, RELEASE_FOLDER)
+    print(
+        f"{archive} ({archive.stat().st_size / 1e6:.0f} MB), its hash in {release.REGISTRY}: "
+        f"upload it to {release.RELEASE_URL}"
+    )
 
 
 def worker_processes(text: str) -> int:
@@ -49,9 +72,10 @@ def parser_for(profile: config.Profile) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "stage",
-        choices=[*stages.BY_NAME, "all", "status"],
+        choices=[*stages.BY_NAME, "all", "status", "release"],
         metavar="STAGE",
-        help=f"the artefact to build, `all` of them in order, or `status`:\n{listed}",
+        help=f"the artefact to build, `all` of them in order, `status`, or `release` (pack the "
+        f"task's artefacts for publication):\n{listed}",
     )
     parser.add_argument(
         "--profile",
@@ -118,10 +142,15 @@ def run(argv: list[str] | None) -> int:
         print(status.status_page(profile, Path(__file__).resolve().parent.parent / "book"))
         return 0
     print(f"profile: {profile.name} ({profile.description}); data in {profile.data_dir}")
-    selected = (
-        stages.for_task(profile) if arguments.stage == "all" else [stages.BY_NAME[arguments.stage]]
-    )
     try:
+        if arguments.stage == "release":
+            release_artefacts(profile)
+            return 0
+        selected = (
+            stages.for_task(profile)
+            if arguments.stage == "all"
+            else [stages.BY_NAME[arguments.stage]]
+        )
         for stage in selected:
             if not stage.runs_for(profile):
                 raise stages.StageError(

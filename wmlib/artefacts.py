@@ -6,7 +6,9 @@ artefacts it was built from, written atomically like everything else. An artefac
 its settings are the active profile's and its inputs are the ones it was built from; resumed
 when its build was interrupted, or when only its own budget grew (more generations, more
 episodes); and refused, with the fix, when anything else differs. One run at a time builds an
-artefact: a second waits for the first (a lock on the folder).
+artefact: a second waits for the first (a lock on the folder). In Colab, the artefacts of a
+published profile (`small`) come from its release (`wmlib.release`): the first artefact of a task
+looked at here downloads all of that task's, which are then reused as they are.
 """
 
 import contextlib
@@ -24,6 +26,7 @@ from wmlib import __version__
 from wmlib.data_folder import writable_data_root
 from wmlib.errors import WorldModelsError
 from wmlib.files import remove_partial_files, write_json
+from wmlib.release import fetch_in_colab
 
 MANIFEST = "manifest.json"
 MANIFEST_FIELDS = {
@@ -46,8 +49,10 @@ def read_manifest(directory: Path) -> dict | None:
 
     A manifest that cannot be read, or lacks what a manifest holds, is set aside with a warning
     and counts as none: the build then resumes from the files present (episodes already
-    recorded, a training checkpoint) instead of throwing them away.
+    recorded, a training checkpoint) instead of throwing them away. In Colab, a published
+    artefact is downloaded first (`fetch_in_colab`).
     """
+    fetch_in_colab(directory)
     path = Path(directory) / MANIFEST
     if not path.exists():
         return None
@@ -64,6 +69,12 @@ def read_manifest(directory: Path) -> dict | None:
         file=sys.stderr,
     )
     return None
+
+
+def is_complete(directory: Path) -> bool:
+    """Whether the artefact in `directory` is finished (whatever its settings)."""
+    manifest = read_manifest(directory)
+    return manifest is not None and manifest["complete"]
 
 
 def manifest_problem(manifest) -> str | None:
@@ -183,6 +194,7 @@ def build(
     unless the artefact is already complete; return the manifest. `make` returns the artefact's
     summary; `inputs` names the folders of the artefacts it is built from."""
     inputs = inputs or {}
+    fetch_in_colab(directory)  # before making the folder, which would hide that it is missing
     writable_data_root()
     directory.mkdir(parents=True, exist_ok=True)
     with locked(directory):

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from wmlib.data_folder import data_root
+from wmlib.data_folder import task_folder
 from wmlib.errors import WorldModelsError
 
 PROFILE_VARIABLE = "WM_PROFILE"
@@ -256,7 +256,7 @@ class Profile:
     def data_dir(self) -> Path:
         """Where this profile's artefacts live: `<data root>/<profile name>/<task>`, and for a
         later round of iterative training its subfolder `round_<k>`."""
-        directory = data_root() / self.name / self.task
+        directory = task_folder(self.name, self.task)
         return directory / f"round_{self.round}" if self.round else directory
 
     def describe(self) -> str:

@@ -26,6 +26,11 @@ def data_root() -> Path:
     return Path.cwd() / "data"
 
 
+def task_folder(profile: str, task: str) -> Path:
+    """The folder of one profile's artefacts for one task: `<data root>/<profile>/<task>`."""
+    return data_root() / profile / task
+
+
 class DataRootError(WorldModelsError, OSError):
     """The data root is a file, or a folder that cannot be created or written to."""
 

@@ -284,11 +284,11 @@ def save_latents(path: Path, mean: np.ndarray, log_variance: np.ndarray, actions
 def load_latents(path: Path) -> dict[str, np.ndarray]:
     """Read and validate an episode's latents file (`mean`, `log_variance`, `actions`).
 
-    The fix for a bad one encodes every episode again: once the latents stage has finished, it
-    does not look for missing files, so deleting one file alone would not bring it back.
+    The fix for a bad one encodes that episode again: the latents stage encodes the files it
+    misses, keeping its build id, so M, built from the latents, stays valid.
     """
     path = Path(path)
-    fix = f"Delete {path.parent} and run `python -m wmlib latents` to encode the episodes again."
+    fix = f"Delete {path} and run `python -m wmlib latents` to encode its episode again."
     arrays = read_npz(path, LATENT_SCHEMA, fix, kind="latents")
     lengths = {name: len(value) for name, value in arrays.items()}
     if len(set(lengths.values())) != 1 or arrays["mean"].shape != arrays["log_variance"].shape:

@@ -5,13 +5,14 @@ round's agent drove, V and M are the previous round's fine-tuned on every round'
 V's codes cover every round's episodes.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from wmlib import config, files, rollouts
-from wmlib.artefacts import ArtefactMismatchError, build, read_manifest, write_manifest
+from wmlib.artefacts import ArtefactMismatchError, build, is_complete, read_manifest, write_manifest
 from wmlib.env import task as get_task
 
 
@@ -50,7 +51,7 @@ def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> 
         }
 
     settings = _data_settings(profile)
-    _reopen_if_damaged(directory, settings, paths)
+    _reopen_if_damaged(directory, settings, lambda: bool(rollouts.unrecorded(paths)))
     budget = ("iteration.episodes",) if profile.round else ("rollouts.episodes",)
     build(directory, profile.name, settings, make, budget, inputs)
     return paths
@@ -103,13 +104,13 @@ def _round_inputs(name: str, directory, profile: config.Profile) -> dict[str, Pa
     }
 
 
-def _reopen_if_damaged(directory: Path, settings: dict, paths: list[Path]) -> None:
-    """Mark a finished collection of these settings unfinished when some of its episodes are
-    missing or invalid, so that `build` resumes it and `collect` records them again (a
-    collection of other settings is for `build` to continue or refuse)."""
+def _reopen_if_damaged(directory: Path, settings: dict, damaged: Callable[[], bool]) -> None:
+    """Mark a finished artefact of these settings unfinished when `damaged()` finds files of it
+    missing or invalid: `build` makes them again and keeps its build id, so what was built from
+    it stays valid (a published release's episodes and latents come as manifests alone)."""
     manifest = read_manifest(directory)
     finished = manifest is not None and manifest["complete"] and manifest["settings"] == settings
-    if finished and rollouts.unrecorded(paths):
+    if finished and damaged():
         write_manifest(directory, {**manifest, "complete": False})
 
 
@@ -146,8 +147,9 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
 
     profile = profile or config.active()
     settings = profile.vision
-    rounds = every_round_episodes(profile, workers)
     directory = vae_dir(profile)
+    if not is_complete(directory):
+        every_round_episodes(profile, workers)  # recorded first, so that V's time is its own
     model_path = directory / "vae.keras"
     store = directory / "frames"
     epochs = profile.iteration.vision_epochs if profile.round else settings.epochs
@@ -163,6 +165,7 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
 
     def make() -> dict:
         keras.utils.set_random_seed(settings.seed)
+        rounds = every_round_episodes(profile, workers)
         train, validation = split_rounds(rounds, settings.validation_fraction)
         # count_steps checks every episode's headers: a bad one is named here, not in training.
         frames = files.count_steps(train)
@@ -207,8 +210,9 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
     episode_paths = [path for paths in every_round_episodes(profile, workers) for path in paths]
     directory = latents_dir(profile)
     paths = [files.episode_path(directory, index) for index in range(len(episode_paths))]
-    manifest = read_manifest(directory)
-    vae = None if manifest and manifest["complete"] else ensure_vae(profile, workers)
+    settings = _vision_settings(profile)
+    _reopen_if_damaged(directory, settings, lambda: not all(path.exists() for path in paths))
+    vae = None if is_complete(directory) else ensure_vae(profile, workers)
 
     def make() -> dict:
         for source, target in tqdm(list(zip(episode_paths, paths, strict=True)), desc="latents"):
@@ -219,7 +223,7 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
         return {"episodes": len(paths)}
 
     inputs = _round_inputs("episodes", episodes_dir, profile) | {"vae": vae_dir(profile)}
-    build(directory, profile.name, _vision_settings(profile), make, inputs=inputs)
+    build(directory, profile.name, settings, make, inputs=inputs)
     return paths
 
 
