@@ -74,3 +74,12 @@ def test_a_page_that_mentions_a_chapter_links_to_it(page):
 def test_the_preface_links_the_notation_and_the_instructor_notes():
     preface = (BOOK / "00_preface.md").read_text()
     assert "(notation.md)" in preface and "(instructors.md)" in preface
+
+
+def test_the_instructor_notes_list_every_exercise():
+    notes = (BOOK / "instructors.md").read_text()
+    for chapter in CHAPTERS:
+        for label in re.findall(
+            r"```\{exercise\}[^\n]*\n:label: (\S+)", "\n".join(markdown(chapter))
+        ):
+            assert f"{{ref}}`{label}`" in notes, f"instructors.md does not list {label}"
