@@ -93,6 +93,34 @@ def test_a_killed_search_resumes_to_exactly_the_uninterrupted_result(tmp_path):
     np.testing.assert_array_equal(straight[2], killed[2])
 
 
+def test_a_searchs_first_generations_equal_a_search_run_that_long(tmp_path):
+    assert run_search(tmp_path / "long", 5).returncode == 0
+    assert run_search(tmp_path / "short", 4).returncode == 0
+    shorter = dataclasses.replace(SETTINGS, generations=4)
+    cut = search.first_generations(tmp_path / "long", 5, shorter, 4)
+    ran = search.load_search(tmp_path / "short", 5, shorter)
+
+    def timeless(history):
+        return [
+            {name: value for name, value in record.items() if name != "seconds"}
+            for record in history
+        ]
+
+    assert timeless(cut["history"]) == timeless(ran["history"]) and cut["told"] == ran["told"]
+    assert cut["generation"] == ran["generation"] == 4
+    np.testing.assert_array_equal(cut["strategy"].mean, ran["strategy"].mean)
+    for name in ("parameters", "score", "generation"):
+        np.testing.assert_array_equal(cut["best"][name], ran["best"][name])
+
+
+def test_a_cut_search_must_end_where_a_mean_is_scored_and_within_the_record(tmp_path):
+    assert run_search(tmp_path, 5).returncode == 0
+    with pytest.raises(ValueError, match="multiple of control.mean_evaluation_interval"):
+        search.first_generations(tmp_path, 5, SETTINGS, 3)
+    with pytest.raises(files.DataFileError, match="holds 5 generations, fewer than the 6"):
+        search.first_generations(tmp_path, 5, SETTINGS, 6)
+
+
 @pytest.mark.parametrize("text", ["{not json", "[]", '{"generation": 2}'])
 def test_a_corrupt_search_file_names_itself_and_the_fix(tmp_path, text):
     (tmp_path / "search.json").write_text(text)

@@ -103,36 +103,109 @@ def load_search(
     A fresh pycma with the same seed asks for each recorded generation's candidates and is told
     the fitness it was told then, which leaves it exactly where the saved search stopped.
     """
-    path = directory / SEARCH_FILE
-    if not path.exists():
+    if not (directory / SEARCH_FILE).exists():
         return None
-    fix = f"Delete {directory} to start the search again (python -m wmlib controller)."
+    generation, history, told = _read_record(directory)
+    search = new_search(dimension, settings, start)
+    _replay(search, told, directory)
+    best = _read_best(directory, dimension)
+    search.update(generation=generation, history=history, told=told, best=best)
+    return search
+
+
+def first_generations(
+    directory: Path,
+    dimension: int,
+    settings: ControlConfig,
+    generations: int,
+    start: np.ndarray | None = None,
+) -> dict:
+    """The search saved in `directory` as a search of only its first `generations` generations,
+    on the same `settings` otherwise, would have ended: its record cut there, and the best of the
+    means scored by then.
+
+    A generation does not depend on how many follow it, so a shorter search need not run again.
+    Its means are scored at the same generations as the longer one's when its last generation is
+    one of them, that is when `mean_evaluation_interval` divides `generations`.
+    """
+    if generations % settings.mean_evaluation_interval:
+        raise ValueError(
+            f"A search of {generations} generations scores its mean at its last generation, which "
+            f"a longer one scoring every {settings.mean_evaluation_interval} does not: choose a "
+            f"multiple of control.mean_evaluation_interval."
+        )
+    _, history, told = _read_record(directory)
+    if len(told) < generations:
+        raise DataFileError(
+            f"{directory / SEARCH_FILE} holds {len(told)} generations, fewer than the "
+            f"{generations} asked for. Run its search on (python -m wmlib controller)."
+        )
+    history, told = history[:generations], told[:generations]
+    best = max((record for record in history if "mean_score" in record), key=_mean_score)
+    search = new_search(dimension, settings, start)
+    means = _replay(search, told, directory)
+    search.update(
+        generation=generations,
+        history=history,
+        told=told,
+        best={
+            "parameters": means[best["generation"] - 1],
+            "score": np.array(best["mean_score"]),
+            "generation": np.array(best["generation"]),
+        },
+    )
+    return search
+
+
+def _mean_score(record: dict) -> float:
+    """A generation's score of its mean on the fixed tracks."""
+    return record["mean_score"]
+
+
+def _fix(directory: Path) -> str:
+    """What to do about a saved search that cannot be read."""
+    return f"Delete {directory} to start the search again (python -m wmlib controller)."
+
+
+def _read_record(directory: Path) -> tuple[int, list, list]:
+    """A saved search's generation count, history and the fitness pycma was told."""
+    path = directory / SEARCH_FILE
     try:
         record = json.loads(path.read_text())
-        generation, history, told = record["generation"], record["history"], record["told"]
+        return record["generation"], record["history"], record["told"]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise DataFileError(f"{path} is not a readable CMA-ES search ({error!r}). {fix}") from None
-    search = new_search(dimension, settings, start)
+        raise DataFileError(
+            f"{path} is not a readable CMA-ES search ({error!r}). {_fix(directory)}"
+        ) from None
+
+
+def _replay(search: dict, told: list, directory: Path) -> list[np.ndarray]:
+    """Ask a fresh search (`new_search`) for each recorded generation's candidates and tell it
+    the fitness recorded; return its mean after each generation."""
+    means = []
     for fitness in told:
         candidates = search["strategy"].ask()
         if len(fitness) != len(candidates):
             raise DataFileError(
-                f"{path} records a population of {len(fitness)}, not "
-                f"{len(candidates)} (control.population_size). {fix}"
+                f"{directory / SEARCH_FILE} records a population of {len(fitness)}, not "
+                f"{len(candidates)} (control.population_size). {_fix(directory)}"
             )
         search["strategy"].tell(candidates, fitness)
-    best = (
-        read_npz(directory / BEST_FILE, BEST_SCHEMA, fix)
-        if (directory / BEST_FILE).exists()
-        else None
-    )
-    if best is not None and len(best["parameters"]) != dimension:
+        means.append(np.array(search["strategy"].mean))
+    return means
+
+
+def _read_best(directory: Path, dimension: int) -> dict | None:
+    """The best-scoring mean a saved search kept, or None if it has scored none yet."""
+    path = directory / BEST_FILE
+    if not path.exists():
+        return None
+    best = read_npz(path, BEST_SCHEMA, _fix(directory))
+    if len(best["parameters"]) != dimension:
         raise DataFileError(
-            f"{directory / BEST_FILE} holds {len(best['parameters'])} parameters, "
-            f"not {dimension}. {fix}"
+            f"{path} holds {len(best['parameters'])} parameters, not {dimension}. {_fix(directory)}"
         )
-    search.update(generation=generation, history=history, told=told, best=best)
-    return search
+    return best
 
 
 def penalised(fitness: np.ndarray, candidates: np.ndarray, weight_decay: float) -> np.ndarray:

@@ -41,21 +41,25 @@ def own_origin(profile: config.Profile) -> str:
     return "dream" if get_task(profile.task).trained_in_dream else "real"
 
 
-def _variant(use_memory: bool, origin: str) -> str:
-    """The folder suffix of the z-only ablation and of a controller not searched from zeros in
-    the real environment."""
+def _folder(
+    profile: config.Profile | None, kind: str, use_memory: bool, origin: str | None
+) -> Path:
+    """The folder of a controller's artefact of `kind`, with the suffixes of the z-only ablation
+    and of a controller not searched from zeros in the real environment (`origin`, by default
+    the task's own)."""
+    profile = profile or config.active()
+    origin = origin or own_origin(profile)
     if origin not in ORIGINS:
         raise ValueError(f"Unknown origin {origin!r} of a controller; choose one of {ORIGINS}.")
-    return ("" if use_memory else "_z_only") + ("" if origin == "real" else f"_{origin}")
+    variant = ("" if use_memory else "_z_only") + ("" if origin == "real" else f"_{origin}")
+    return profile.data_dir / f"{kind}{variant}"
 
 
 def controller_dir(
     profile: config.Profile | None = None, use_memory: bool = True, origin: str | None = None
 ) -> Path:
     """The folder of a profile's CMA-ES search for C: the resumable search, history, best."""
-    profile = profile or config.active()
-    variant = _variant(use_memory, origin or own_origin(profile))
-    return profile.data_dir / f"controller{variant}"
+    return _folder(profile, "controller", use_memory, origin)
 
 
 def controller_settings(
@@ -221,9 +225,7 @@ def evaluation_dir(
     profile: config.Profile | None = None, use_memory: bool = True, origin: str | None = None
 ) -> Path:
     """The folder of a profile's final evaluation of C: returns per track, a video, manifest."""
-    profile = profile or config.active()
-    variant = _variant(use_memory, origin or own_origin(profile))
-    return profile.data_dir / f"evaluation{variant}"
+    return _folder(profile, "evaluation", use_memory, origin)
 
 
 def ensure_evaluation(

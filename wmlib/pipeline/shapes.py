@@ -4,7 +4,8 @@ A generation's driving is candidates × episodes per candidate × steps per epis
 own shape searches for `comparison_generations`; each other shape doubles one of the three and
 runs half the generations, so that every search drives as much, and the profile's shape is the one
 with the most generations. Each kept mean is scored on the 100 evaluation tracks, paired with the
-others. The budget is fixed apart from the profile's own search for C, which may run longer.
+others. The budget is fixed apart from the profile's own search for C, which may run longer: the
+profile's shape is that search's first generations, which do not depend on how many follow.
 """
 
 from dataclasses import replace
@@ -14,13 +15,15 @@ from wmlib import config
 from wmlib.artefacts import build
 from wmlib.pipeline.controller import (
     controller_dimension,
+    controller_dir,
     controller_settings,
+    ensure_controller,
     real_search,
     score_on_tracks,
     scored_returns,
 )
 from wmlib.pipeline.model import mdnrnn_dir, vae_dir
-from wmlib.search import load_search
+from wmlib.search import first_generations, load_search, save_search
 
 SHAPES = {
     "more generations": {},
@@ -63,11 +66,22 @@ def ensure_search_shapes(profile: config.Profile | None = None, workers: int = 0
         control = shape_control(profile.control, SHAPES[name], profile.comparison_generations)
         return replace(profile, control=control)
 
+    def searched(name: str, folder: Path) -> dict:
+        """One shape's search, run (or resumed); the profile's own shape is cut from C's."""
+        shape = shaped(name)
+        if SHAPES[name]:
+            return real_search(shape, True, workers, folder)
+        own = controller_dir(profile, origin="real")
+        dimension = controller_dimension(profile, True)
+        state = first_generations(own, dimension, shape.control, shape.control.generations)
+        save_search(folder, state)
+        return state
+
     def make() -> dict:
         for name in SHAPES:
             folder = _folder(directory, name)
             folder.mkdir(parents=True, exist_ok=True)
-            state = real_search(shaped(name), True, workers, folder)
+            state = searched(name, folder)
             score_on_tracks(shaped(name), True, workers, state["best"]["parameters"], folder)
         means = [float(result["returns"].mean()) for result in results().values()]
         return {"shapes": len(SHAPES), "means": [round(mean, 1) for mean in means]}
@@ -85,7 +99,12 @@ def ensure_search_shapes(profile: config.Profile | None = None, workers: int = 0
         return found
 
     settings = {**controller_settings(shaped(next(iter(SHAPES))), True), "shapes": SHAPES}
-    inputs = {"vae": vae_dir(profile), "mdnrnn": mdnrnn_dir(profile)}
+    ensure_controller(profile, workers=workers, origin="real")  # its time is not the shapes'
+    inputs = {
+        "vae": vae_dir(profile),
+        "mdnrnn": mdnrnn_dir(profile),
+        "controller": controller_dir(profile, origin="real"),
+    }
     build(directory, profile.name, settings, make, inputs=inputs)
     return results()
 
