@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from wmlib import artefacts, files, pipeline, rollouts
@@ -15,6 +16,9 @@ def test_ensure_episodes_builds_then_reuses(tiny_profile):
     assert manifest["complete"] and manifest["profile"] == "tiny"
     assert manifest["settings"]["rollouts"]["episodes"] == 3
     assert manifest["summary"]["episodes"] == 3 and manifest["summary"]["steps"] == 30
+    returns = [files.load_episode(path).rewards.sum() for path in paths]
+    assert manifest["summary"]["return_mean"] == pytest.approx(np.mean(returns), abs=0.05)
+    assert manifest["summary"]["return_std"] == pytest.approx(np.std(returns), abs=0.05)
     mtimes = [path.stat().st_mtime_ns for path in paths]
     assert pipeline.ensure_episodes(tiny_profile, workers=1) == paths
     assert [path.stat().st_mtime_ns for path in paths] == mtimes

@@ -65,7 +65,7 @@ STAGES = (
         (),
         pipeline.ensure_episodes,
         pipeline.episodes_dir,
-        ("episodes", "steps", "bytes"),
+        ("episodes", "steps", "bytes", "return_mean", "return_std"),
         "every",
     ),
     Stage(

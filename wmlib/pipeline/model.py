@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from wmlib import config, files, rollouts
@@ -44,10 +45,13 @@ def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> 
         rollouts.collect(
             directory, profile.task, collection, profile.frame, workers, profile.pool, driver
         )
+        returns = [files.read_episode_arrays(path, ["rewards"])["rewards"].sum() for path in paths]
         return {
             "episodes": len(paths),
             "steps": files.count_steps(paths),
             "bytes": sum(path.stat().st_size for path in paths),
+            "return_mean": round(float(np.mean(returns)), 1),
+            "return_std": round(float(np.std(returns)), 1),
         }
 
     settings = _data_settings(profile)
