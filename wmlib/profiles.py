@@ -120,7 +120,7 @@ PROFILES = {
             vision=VisionConfig(latent_size=64, epochs=3),
             memory=DOOM_MEMORY(batch_size=16, training_steps=500),
             control=DOOM_CONTROL(mean_evaluation_interval=5),
-            iteration=IterationConfig(rounds=2, episodes=500),
+            iteration=IterationConfig(rounds=3, episodes=500),
             dream=DreamConfig(
                 temperature=1.15,
                 temperatures=(0.10, 1.00, 1.15, 1.30),
