@@ -12,6 +12,7 @@ planted file cannot run code.
 import json
 import time
 from collections.abc import Callable
+from operator import itemgetter
 from pathlib import Path
 
 import cma
@@ -141,7 +142,9 @@ def first_generations(
             f"{generations} asked for. Run its search on (python -m wmlib controller)."
         )
     history, told = history[:generations], told[:generations]
-    best = max((record for record in history if "mean_score" in record), key=_mean_score)
+    best = max(
+        (record for record in history if "mean_score" in record), key=itemgetter("mean_score")
+    )
     search = new_search(dimension, settings, start)
     means = _replay(search, told, directory)
     search.update(
@@ -155,11 +158,6 @@ def first_generations(
         },
     )
     return search
-
-
-def _mean_score(record: dict) -> float:
-    """A generation's score of its mean on the fixed tracks."""
-    return record["mean_score"]
 
 
 def _fix(directory: Path) -> str:
