@@ -45,11 +45,10 @@ def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> 
         rollouts.collect(
             directory, profile.task, collection, profile.frame, workers, profile.pool, driver
         )
-        rewards = [files.read_episode_arrays(path, ["rewards"])["rewards"] for path in paths]
-        returns = [episode.sum() for episode in rewards]
+        returns = [files.read_episode_arrays(path, ["rewards"])["rewards"].sum() for path in paths]
         return {
             "episodes": len(paths),
-            "steps": sum(map(len, rewards)),
+            "steps": files.count_steps(paths),
             "bytes": sum(path.stat().st_size for path in paths),
             "return_mean": round(float(np.mean(returns)), 1),
             "return_std": round(float(np.std(returns)), 1),
