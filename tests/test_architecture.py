@@ -29,7 +29,7 @@ LAYERS = [
     {"memory"},
     {"agent", "widgets", "dream"},
     {"artefacts"},
-    {"pipeline.model", "pipeline.dream", "pipeline.controller"},
+    {"pipeline.episodes", "pipeline.model", "pipeline.dream", "pipeline.controller"},
     {"pipeline.rounds", "pipeline.shapes", "pipeline.temperatures"},
     {"pipeline"},
     {"stages", "options"},

@@ -17,7 +17,7 @@ from command_line import SHRUNK, run_wmlib
 from wmlib import config, data_folder, files, pipeline, search
 from wmlib.artefacts import read_manifest
 from wmlib.pipeline.controller import search_control
-from wmlib.pipeline.model import round_collection
+from wmlib.pipeline.episodes import round_collection
 
 SMALL = config.get("small")
 
@@ -66,7 +66,7 @@ def test_each_round_records_with_the_agent_on_tracks_after_every_earlier_rounds(
 def test_every_round_keeps_its_held_out_episodes_out_of_training(tmp_path):
     first = [tmp_path / f"a{index}" for index in range(20)]
     second = [tmp_path / f"b{index}" for index in range(10)]
-    train, held_out = pipeline.model.split_rounds([first, second], 0.1)
+    train, held_out = pipeline.episodes.split_rounds([first, second], 0.1)
     assert held_out == [*first[-2:], second[-1]]
     assert train == [*first[:-2], *second[:-1]]
 

@@ -146,7 +146,9 @@ class IterationConfig:
     """Standard deviation of the noise on C's raw outputs while a round records: the car mostly
     follows the road as C would, and M also sees what other actions lead to."""
     vision_epochs: int = 1
-    """Epochs of fine-tuning V on every round's episodes (a fresh Adam, V's learning rate)."""
+    """Epochs of fine-tuning V on every round's episodes (a fresh Adam, V's learning rate); 0
+    keeps the previous round's V, and its codes of the earlier rounds' episodes (Doom: the room
+    looks the same whoever plays, and fine-tuning V was half of a round's time)."""
     memory_training_steps: int = 500
     """Gradient steps of fine-tuning M on every round's episodes (a fresh Adam)."""
     generations: int = 25

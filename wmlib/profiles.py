@@ -6,6 +6,7 @@ C on [z, c, h] without a bias, episodes of at most 2,100 steps, the controller t
 dream at τ = 1.15). `config.get(name, task)` picks one.
 """
 
+from dataclasses import replace
 from functools import partial
 
 from wmlib.config import (
@@ -92,7 +93,7 @@ PROFILES = {
             task="doom",
             rollouts=RolloutConfig(episodes=6, max_steps=120, policy="held_random"),
             comparison_episodes=2,
-            iteration=CI_ITERATION,
+            iteration=replace(CI_ITERATION, vision_epochs=0),
             vision=VisionConfig(latent_size=64, epochs=1),
             memory=DOOM_MEMORY(sequence_length=100, batch_size=4, training_steps=20),
             control=DOOM_CONTROL(
@@ -120,7 +121,9 @@ PROFILES = {
             vision=VisionConfig(latent_size=64, epochs=3),
             memory=DOOM_MEMORY(batch_size=16, training_steps=500),
             control=DOOM_CONTROL(mean_evaluation_interval=5),
-            iteration=IterationConfig(rounds=3, episodes=500),
+            iteration=IterationConfig(
+                rounds=3, episodes=300, vision_epochs=0, memory_training_steps=250
+            ),
             dream=DreamConfig(
                 temperature=1.15,
                 temperatures=(0.10, 1.00, 1.15, 1.30),

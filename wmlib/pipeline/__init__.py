@@ -3,10 +3,11 @@
 Each call loads its artefact from `data/<profile>/<task>/` when it is there and was built with
 the active profile's settings, and otherwise builds it (resuming whatever an interrupted build
 left; `wmlib.artefacts` keeps the manifests). Chapters and the command line both come through
-here; nothing else trains or collects. `wmlib.stages` lists the stages once. The world model's
-stages are in `pipeline.model`, the controller's in `pipeline.controller`, iterative training's
-rounds in `pipeline.rounds`, the dream's in `pipeline.dream`, the comparison of search shapes in
-`pipeline.shapes`, Doom's comparison of dream temperatures in `pipeline.temperatures`.
+here; nothing else trains or collects. `wmlib.stages` lists the stages once. The recorded
+episodes are in `pipeline.episodes`, the world model's stages in `pipeline.model`, the
+controller's in `pipeline.controller`, iterative training's rounds in `pipeline.rounds`, the
+dream's in `pipeline.dream`, the comparison of search shapes in `pipeline.shapes`, Doom's
+comparison of dream temperatures in `pipeline.temperatures`.
 """
 
 from wmlib.artefacts import read_manifest
@@ -17,12 +18,11 @@ from wmlib.pipeline.controller import (
     evaluation_dir,
 )
 from wmlib.pipeline.dream import ensure_reward_head, reward_head_dir
+from wmlib.pipeline.episodes import ensure_episodes, episodes_dir
 from wmlib.pipeline.model import (
-    ensure_episodes,
     ensure_latents,
     ensure_mdnrnn,
     ensure_vae,
-    episodes_dir,
     latents_dir,
     mdnrnn_dir,
     memory_sequences,

@@ -1,141 +1,33 @@
-"""The world model's artefacts: the recorded episodes, V, V's codes of them, and M.
+"""The world model's artefacts: V, V's codes of the recorded episodes, and M.
 
-In a later round of iterative training (`Profile.round` > 0) the episodes are those the previous
-round's agent drove, V and M are the previous round's fine-tuned on every round's episodes, and
+In a later round of iterative training (`Profile.round` > 0) V and M are the previous round's
+fine-tuned on every round's episodes (or V kept as it was, `iteration.vision_epochs` = 0), and
 V's codes cover every round's episodes.
 """
 
-from collections.abc import Callable
-from dataclasses import asdict, replace
+import os
+from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from wmlib import config, files, rollouts
-from wmlib.artefacts import ArtefactMismatchError, build, is_complete, read_manifest, write_manifest
+from wmlib import config, files
+from wmlib.artefacts import ArtefactMismatchError, build, is_complete, read_manifest
 from wmlib.env import task as get_task
-
-
-def episodes_dir(profile: config.Profile | None = None) -> Path:
-    """The folder of a profile's recorded episodes."""
-    return (profile or config.active()).data_dir / "episodes"
-
-
-def ensure_episodes(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
-    """The paths of the profile's recorded episodes, collecting whichever are missing or invalid:
-    the data policy's in round 0, the previous round's agent's in a later round.
-
-    Every episode file is checked from its headers on every call, so one deleted or damaged
-    after the collection finished is recorded again.
-    """
-    profile = profile or config.active()
-    directory = episodes_dir(profile)
-    collection = round_collection(profile)
-    paths = [files.episode_path(directory, index) for index in range(collection.episodes)]
-    inputs = {}
-    if profile.round:
-        from wmlib.pipeline.controller import controller_dir, exploring_agent
-
-        previous = config.at_round(profile, profile.round - 1)
-        inputs = {"controller": controller_dir(previous)}
-
-    def make() -> dict:
-        driver = exploring_agent(previous, workers) if profile.round else None
-        rollouts.collect(
-            directory, profile.task, collection, profile.frame, workers, profile.pool, driver
-        )
-        returns = [files.read_episode_arrays(path, ["rewards"])["rewards"].sum() for path in paths]
-        return {
-            "episodes": len(paths),
-            "steps": files.count_steps(paths),
-            "bytes": sum(path.stat().st_size for path in paths),
-            "return_mean": round(float(np.mean(returns)), 1),
-            "return_std": round(float(np.std(returns)), 1),
-        }
-
-    settings = _data_settings(profile)
-    _reopen_if_damaged(directory, settings, lambda: bool(rollouts.unrecorded(paths)))
-    budget = ("iteration.episodes",) if profile.round else ("rollouts.episodes",)
-    build(directory, profile.name, settings, make, budget, inputs)
-    return paths
-
-
-def round_collection(profile: config.Profile) -> config.RolloutConfig:
-    """The episodes a round records: the profile's collection in round 0; in a later round
-    `iteration.episodes` of the same length, on tracks after every earlier round's."""
-    if not profile.round:
-        return profile.rollouts
-    iteration, rollouts_config = profile.iteration, profile.rollouts
-    earlier = rollouts_config.episodes + (profile.round - 1) * iteration.episodes
-    return replace(
-        rollouts_config,
-        episodes=iteration.episodes,
-        policy="agent",
-        seed=rollouts_config.seed + earlier,
-    )
-
-
-def every_round_episodes(profile: config.Profile, workers: int = 0) -> list[list[Path]]:
-    """The recorded episodes of rounds 0 to `profile.round`, one list per round."""
-    return [
-        ensure_episodes(config.at_round(profile, number), workers)
-        for number in range(profile.round + 1)
-    ]
-
-
-def split_rounds(
-    rounds: list[list[Path]], validation_fraction: float
-) -> tuple[list[Path], list[Path]]:
-    """(training, held-out) paths over every round, each round split as V's round 0 was, so
-    that an episode once held out stays new to V and M in every later round."""
-    from wmlib import vision
-
-    splits = [vision.split_episodes(paths, validation_fraction) for paths in rounds]
-    return [path for train, _ in splits for path in train], [
-        path for _, held_out in splits for path in held_out
-    ]
-
-
-def _round_inputs(name: str, directory, profile: config.Profile) -> dict[str, Path]:
-    """The folders of one artefact in rounds 0 to `profile.round`, named for a manifest
-    (round 0's keeps the plain name, as before iterative training existed)."""
-    return {
-        name if number == 0 else f"{name}_round_{number}": directory(
-            config.at_round(profile, number)
-        )
-        for number in range(profile.round + 1)
-    }
-
-
-def _reopen_if_damaged(directory: Path, settings: dict, damaged: Callable[[], bool]) -> None:
-    """Mark a finished artefact of these settings unfinished when `damaged()` finds files of it
-    missing or invalid: `build` makes them again and keeps its build id, so what was built from
-    it stays valid (a published release's episodes and latents come as manifests alone)."""
-    manifest = read_manifest(directory)
-    finished = manifest is not None and manifest["complete"] and manifest["settings"] == settings
-    if finished and damaged():
-        write_manifest(directory, {**manifest, "complete": False})
-
-
-def _data_settings(profile: config.Profile) -> dict:
-    """Everything the recorded episodes depend on (in a later round, the round and how rounds
-    are run as well)."""
-    settings = {
-        "task": profile.task,
-        "rollouts": asdict(profile.rollouts),
-        "frame": asdict(profile.frame),
-    }
-    if profile.round:
-        iteration = asdict(profile.iteration)
-        iteration.pop("rounds")  # how many rounds follow this one changes nothing in it
-        settings.update(round=profile.round, iteration=iteration)
-    return settings
+from wmlib.pipeline.episodes import (
+    data_settings,
+    episodes_dir,
+    every_round_episodes,
+    reopen_if_damaged,
+    round_inputs,
+    split_rounds,
+)
 
 
 def _vision_settings(profile: config.Profile) -> dict:
     """Everything a trained V depends on: its own settings and those of its data."""
-    return {**_data_settings(profile), "vision": asdict(profile.vision)}
+    return {**data_settings(profile), "vision": asdict(profile.vision)}
 
 
 def vae_dir(profile: config.Profile | None = None) -> Path:
@@ -145,7 +37,8 @@ def vae_dir(profile: config.Profile | None = None) -> Path:
 
 def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     """The profile's trained ConvVAE, training it (and collecting its data) if needed; in a
-    later round, the previous round's V fine-tuned on every round's episodes."""
+    later round, the previous round's V fine-tuned on every round's episodes, or kept as it was
+    when `iteration.vision_epochs` is 0."""
     from wmlib import frame_store, training, vision  # TensorFlow only in the stages using it
     from wmlib.runtime import keras
 
@@ -157,7 +50,7 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     model_path = directory / "vae.keras"
     store = directory / "frames"
     epochs = profile.iteration.vision_epochs if profile.round else settings.epochs
-    inputs = _round_inputs("episodes", episodes_dir, profile)
+    inputs = round_inputs("episodes", episodes_dir, profile)
     if profile.round:
         inputs["vae"] = vae_dir(config.at_round(profile, profile.round - 1))
 
@@ -168,6 +61,8 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
         return vae
 
     def make() -> dict:
+        if profile.round and not epochs:
+            return _keep_previous_vae(profile, model_path, workers)
         keras.utils.set_random_seed(settings.seed)
         rounds = every_round_episodes(profile, workers)
         train, validation = split_rounds(rounds, settings.validation_fraction)
@@ -200,6 +95,16 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     return training.load_model(model_path)
 
 
+def _keep_previous_vae(profile: config.Profile, model_path: Path, workers: int) -> dict:
+    """Make the previous round's V this round's (its file linked, not copied) and return its
+    summary: what a round that does not fine-tune V builds in V's folder."""
+    previous = config.at_round(profile, profile.round - 1)
+    ensure_vae(previous, workers)
+    source = vae_dir(previous) / model_path.name
+    files.write_atomically(model_path, partial(os.link, source))
+    return read_manifest(vae_dir(previous))["summary"]
+
+
 def latents_dir(profile: config.Profile | None = None) -> Path:
     """The folder of a profile's encoded episodes."""
     return (profile or config.active()).data_dir / "latents"
@@ -207,7 +112,8 @@ def latents_dir(profile: config.Profile | None = None) -> Path:
 
 def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
     """Paths of every episode (of every round so far) encoded by the round's V (μ, log σ² and
-    actions), encoding what is missing."""
+    actions), encoding what is missing; a round that kept the previous round's V links that
+    round's codes of the earlier episodes instead of encoding them again."""
     from wmlib import vision
 
     profile = profile or config.active()
@@ -215,10 +121,15 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
     directory = latents_dir(profile)
     paths = [files.episode_path(directory, index) for index in range(len(episode_paths))]
     settings = _vision_settings(profile)
-    _reopen_if_damaged(directory, settings, lambda: not all(path.exists() for path in paths))
+    reopen_if_damaged(directory, settings, lambda: not all(path.exists() for path in paths))
     vae = None if is_complete(directory) else ensure_vae(profile, workers)
 
     def make() -> dict:
+        if profile.round and not profile.iteration.vision_epochs:
+            earlier = ensure_latents(config.at_round(profile, profile.round - 1), workers)
+            for source, target in zip(earlier, paths[: len(earlier)], strict=True):
+                if not target.exists():
+                    files.write_atomically(target, partial(os.link, source))
         for source, target in tqdm(list(zip(episode_paths, paths, strict=True)), desc="latents"):
             if not target.exists():
                 episode = files.load_episode(source)
@@ -226,7 +137,7 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
                 files.save_latents(target, mean, log_variance, episode.actions)
         return {"episodes": len(paths)}
 
-    inputs = _round_inputs("episodes", episodes_dir, profile) | {"vae": vae_dir(profile)}
+    inputs = round_inputs("episodes", episodes_dir, profile) | {"vae": vae_dir(profile)}
     build(directory, profile.name, settings, make, inputs=inputs)
     return paths
 

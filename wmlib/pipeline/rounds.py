@@ -17,7 +17,8 @@ from wmlib.pipeline.controller import (
     ensure_evaluation,
     evaluation_dir,
 )
-from wmlib.pipeline.model import ensure_episodes, ensure_latents, ensure_mdnrnn, ensure_vae
+from wmlib.pipeline.episodes import ensure_episodes
+from wmlib.pipeline.model import ensure_latents, ensure_mdnrnn, ensure_vae
 
 ROUND_STAGES = (
     ensure_episodes,
