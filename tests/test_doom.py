@@ -9,7 +9,7 @@ import pytest
 from command_line import run_wmlib
 from PIL import Image
 
-from wmlib import config, controller, dream, files, memory, pipeline, rollouts, stages
+from wmlib import config, controller, dream, memory, pipeline, rollouts, stages
 from wmlib.env import doom
 
 CI = config.get("ci", "doom")
@@ -224,24 +224,6 @@ def test_a_later_round_records_with_the_dream_controller_and_searches_on_in_the_
     assert searched["inputs"]["controller"] == recorded["inputs"]["controller"]
     rounds = json.loads((data / "ci" / "doom" / "rounds" / "manifest.json").read_text())
     assert rounds["summary"]["rounds"] == 1 and len(rounds["summary"]["means"]) == 2
-
-
-def test_a_round_that_keeps_v_links_its_model_and_codes_and_encodes_only_its_own_episodes(
-    built_doom,
-):
-    data, _ = built_doom
-    first, later = data / "ci" / "doom", data / "ci" / "doom" / "round_1"
-    assert CI.iteration.vision_epochs == 0
-    assert (later / "vae" / "vae.keras").samefile(first / "vae" / "vae.keras")
-    earlier = sorted((first / "latents").glob("*.npz"))
-    encoded = sorted((later / "latents").glob("*.npz"))
-    assert len(encoded) == len(earlier) + CI.iteration.episodes
-    assert all(path.samefile(first / "latents" / path.name) for path in encoded[: len(earlier)])
-    for path in encoded[len(earlier) :]:
-        assert not (first / "latents" / path.name).exists()
-        assert files.load_latents(path)["mean"].shape[1] == CI.vision.latent_size
-    summary = json.loads((later / "vae" / "manifest.json").read_text())["summary"]
-    assert summary == json.loads((first / "vae" / "manifest.json").read_text())["summary"]
 
 
 def test_the_video_shrinks_dooms_screens_and_keeps_every_sixth(built_doom):

@@ -41,6 +41,13 @@ def test_the_warm_start_searches_at_the_comparisons_budget_like_the_search_shape
     assert warm == pipeline.shape_control(SMALL.control, {}, SMALL.comparison_generations)
 
 
+def test_the_z_only_ablation_searches_for_its_own_budget_and_the_full_agent_for_the_profiles():
+    assert search_control(SMALL, use_memory=False).generations == SMALL.z_only_generations
+    assert search_control(SMALL).generations == SMALL.control.generations
+    paper = config.get("paper")
+    assert search_control(paper, use_memory=False) == search_control(paper) == paper.control
+
+
 def test_running_more_rounds_keeps_the_earlier_rounds_artefacts():
     more = replace(SMALL, iteration=replace(SMALL.iteration, rounds=SMALL.iteration.rounds + 1))
     for number in range(1, SMALL.iteration.rounds + 1):
@@ -116,6 +123,15 @@ def test_the_iterate_stage_resumes_after_a_kill_without_recording_again(data):
     assert summary["rounds"] == 1 and len(summary["means"]) == 2
     for name in ("vae", "mdnrnn", "controller", "evaluation"):
         assert read_manifest(carracing / "round_1" / name)["complete"], name
+    assert config.get("ci").iteration.vision_new_episodes_only
+    own_training, _ = pipeline.episodes.split_rounds(
+        [episodes], config.get("ci").vision.validation_fraction
+    )
+    vision = read_manifest(carracing / "round_1" / "vae")["summary"]
+    assert vision["training_frames"] == files.count_steps(own_training)
+    assert (
+        vision["validation_episodes"] == 2
+    )  # one held out of round 0's 3 episodes, one of these 2
 
 
 def test_the_command_line_refuses_a_round_the_profile_does_not_run(tmp_path):

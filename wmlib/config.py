@@ -146,9 +146,12 @@ class IterationConfig:
     """Standard deviation of the noise on C's raw outputs while a round records: the car mostly
     follows the road as C would, and M also sees what other actions lead to."""
     vision_epochs: int = 1
-    """Epochs of fine-tuning V on every round's episodes (a fresh Adam, V's learning rate); 0
-    keeps the previous round's V, and its codes of the earlier rounds' episodes (Doom: the room
-    looks the same whoever plays, and fine-tuning V was half of a round's time)."""
+    """Epochs of fine-tuning V (a fresh Adam, V's learning rate)."""
+    vision_new_episodes_only: bool = False
+    """Fine-tune V on the episodes this round recorded only, not on every round's (the seed's
+    recipe): an epoch then costs the same in every round instead of growing with each. V starts
+    from the previous round's, is validated on every round's held-out episodes, and M still
+    learns from every round's."""
     memory_training_steps: int = 500
     """Gradient steps of fine-tuning M on every round's episodes (a fresh Adam)."""
     generations: int = 25
@@ -227,6 +230,10 @@ class Profile:
     """CMA-ES generations of the searches compared at one budget: chapter 8's search shapes and
     chapter 9's real search warm-started from the dream's controller. Fixed apart from
     `control.generations`, so that a longer search for C does not multiply their cost."""
+    z_only_generations: int | None = None
+    """CMA-ES generations of the paper's ablation, C on z only (None: `control.generations`, as
+    the paper ran it); a budget of its own, so that `all` can stop it sooner than the full
+    agent's search (chapter 8 shows both curves)."""
     task: str = "carracing"
     """The environment the agent learns, a key of `wmlib.env.TASKS`."""
     frame: FrameConfig = field(default_factory=FrameConfig)

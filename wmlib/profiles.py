@@ -51,7 +51,7 @@ PROFILES = {
                 environments_per_task=2,
             ),
             comparison_generations=2,
-            iteration=CI_ITERATION,
+            iteration=replace(CI_ITERATION, vision_new_episodes_only=True),
             dream=DreamConfig(
                 reward_epochs=1,
                 population_size=4,
@@ -76,7 +76,8 @@ PROFILES = {
                 mean_evaluation_interval=5,
                 mean_evaluation_episodes=32,
             ),
-            iteration=IterationConfig(rounds=2, episodes=200),
+            z_only_generations=25,
+            iteration=IterationConfig(rounds=2, episodes=200, vision_new_episodes_only=True),
         ),
         "paper": Profile(
             name="paper",
@@ -93,7 +94,7 @@ PROFILES = {
             task="doom",
             rollouts=RolloutConfig(episodes=6, max_steps=120, policy="held_random"),
             comparison_episodes=2,
-            iteration=replace(CI_ITERATION, vision_epochs=0),
+            iteration=CI_ITERATION,
             vision=VisionConfig(latent_size=64, epochs=1),
             memory=DOOM_MEMORY(sequence_length=100, batch_size=4, training_steps=20),
             control=DOOM_CONTROL(
@@ -121,9 +122,7 @@ PROFILES = {
             vision=VisionConfig(latent_size=64, epochs=3),
             memory=DOOM_MEMORY(batch_size=16, training_steps=500),
             control=DOOM_CONTROL(mean_evaluation_interval=5),
-            iteration=IterationConfig(
-                rounds=3, episodes=300, vision_epochs=0, memory_training_steps=250
-            ),
+            iteration=IterationConfig(rounds=3, episodes=500),
             dream=DreamConfig(
                 temperature=1.15,
                 temperatures=(0.10, 1.00, 1.15, 1.30),

@@ -16,6 +16,7 @@ from wmlib.pipeline.controller import (
     ensure_controller,
     ensure_evaluation,
     evaluation_dir,
+    search_control,
 )
 from wmlib.pipeline.dream import ensure_reward_head, reward_head_dir
 from wmlib.pipeline.episodes import ensure_episodes, episodes_dir
@@ -54,6 +55,7 @@ __all__ = [
     "read_manifest",
     "reward_head_dir",
     "rounds_dir",
+    "search_control",
     "shape_control",
     "shapes_dir",
     "temperatures_dir",

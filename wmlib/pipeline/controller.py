@@ -68,7 +68,7 @@ def controller_settings(
     """Everything a trained C depends on: V's and M's settings, C's own, its inputs, and the
     dream's settings for a controller searched in the dream or from there."""
     origin = origin or own_origin(profile)
-    control = profile.control if origin == "dream" else search_control(profile, origin)
+    control = profile.control if origin == "dream" else search_control(profile, origin, use_memory)
     settings = {**memory_settings(profile), "control": asdict(control), "use_memory": use_memory}
     if origin != "real":
         dream = asdict(profile.dream)
@@ -77,15 +77,20 @@ def controller_settings(
     return settings
 
 
-def search_control(profile: config.Profile, origin: str = "real") -> config.ControlConfig:
+def search_control(
+    profile: config.Profile, origin: str = "real", use_memory: bool = True
+) -> config.ControlConfig:
     """The settings C's search from `origin` runs with: the dream's (`dream_control`); for the
     warm start, the profile's at the comparison budget (`comparison_generations`), to be set
-    against the cold search at equal generations; for a later round of iterative training, its
-    shorter fine-tuning (`iteration.generations`); otherwise the profile's own."""
+    against the cold search at equal generations; for C on z only, its own budget
+    (`z_only_generations`); for a later round of iterative training, its shorter fine-tuning
+    (`iteration.generations`); otherwise the profile's own."""
     if origin == "dream":
         return dream_control(profile)
     if origin == "warm":
         return replace(profile.control, generations=profile.comparison_generations)
+    if not use_memory and profile.z_only_generations:
+        return replace(profile.control, generations=profile.z_only_generations)
     if profile.round:
         return replace(profile.control, generations=profile.iteration.generations)
     return profile.control
@@ -181,7 +186,7 @@ def ensure_controller(
 
     profile = profile or config.active()
     origin = origin or own_origin(profile)
-    settings = search_control(profile, origin)
+    settings = search_control(profile, origin, use_memory)
     directory = controller_dir(profile, use_memory, origin)
     dimension = controller_dimension(profile, use_memory)
     inputs = {"vae": vae_dir(profile)} | ({"mdnrnn": mdnrnn_dir(profile)} if use_memory else {})

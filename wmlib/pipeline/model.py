@@ -1,19 +1,16 @@
 """The world model's artefacts: V, V's codes of the recorded episodes, and M.
 
 In a later round of iterative training (`Profile.round` > 0) V and M are the previous round's
-fine-tuned on every round's episodes (or V kept as it was, `iteration.vision_epochs` = 0), and
-V's codes cover every round's episodes.
+fine-tuned on the recorded episodes, and V's codes cover every round's episodes.
 """
 
-import os
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from wmlib import config, files
-from wmlib.artefacts import ArtefactMismatchError, build, is_complete, read_manifest
+from wmlib.artefacts import ArtefactMismatchError, build, is_complete
 from wmlib.env import task as get_task
 from wmlib.pipeline.episodes import (
     data_settings,
@@ -37,8 +34,8 @@ def vae_dir(profile: config.Profile | None = None) -> Path:
 
 def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     """The profile's trained ConvVAE, training it (and collecting its data) if needed; in a
-    later round, the previous round's V fine-tuned on every round's episodes, or kept as it was
-    when `iteration.vision_epochs` is 0."""
+    later round, the previous round's V fine-tuned on every round's episodes (or on the round's
+    own, `iteration.vision_new_episodes_only`)."""
     from wmlib import frame_store, training, vision  # TensorFlow only in the stages using it
     from wmlib.runtime import keras
 
@@ -61,11 +58,11 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
         return vae
 
     def make() -> dict:
-        if profile.round and not epochs:
-            return _keep_previous_vae(profile, model_path, workers)
         keras.utils.set_random_seed(settings.seed)
         rounds = every_round_episodes(profile, workers)
         train, validation = split_rounds(rounds, settings.validation_fraction)
+        if profile.round and profile.iteration.vision_new_episodes_only:
+            train, _ = split_rounds(rounds[-1:], settings.validation_fraction)
         # count_steps checks every episode's headers: a bad one is named here, not in training.
         frames = files.count_steps(train)
         validation_frames = files.count_steps(validation)
@@ -95,16 +92,6 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     return training.load_model(model_path)
 
 
-def _keep_previous_vae(profile: config.Profile, model_path: Path, workers: int) -> dict:
-    """Make the previous round's V this round's (its file linked, not copied) and return its
-    summary: what a round that does not fine-tune V builds in V's folder."""
-    previous = config.at_round(profile, profile.round - 1)
-    ensure_vae(previous, workers)
-    source = vae_dir(previous) / model_path.name
-    files.write_atomically(model_path, partial(os.link, source))
-    return read_manifest(vae_dir(previous))["summary"]
-
-
 def latents_dir(profile: config.Profile | None = None) -> Path:
     """The folder of a profile's encoded episodes."""
     return (profile or config.active()).data_dir / "latents"
@@ -112,8 +99,7 @@ def latents_dir(profile: config.Profile | None = None) -> Path:
 
 def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
     """Paths of every episode (of every round so far) encoded by the round's V (μ, log σ² and
-    actions), encoding what is missing; a round that kept the previous round's V links that
-    round's codes of the earlier episodes instead of encoding them again."""
+    actions), encoding what is missing."""
     from wmlib import vision
 
     profile = profile or config.active()
@@ -125,11 +111,6 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
     vae = None if is_complete(directory) else ensure_vae(profile, workers)
 
     def make() -> dict:
-        if profile.round and not profile.iteration.vision_epochs:
-            earlier = ensure_latents(config.at_round(profile, profile.round - 1), workers)
-            for source, target in zip(earlier, paths[: len(earlier)], strict=True):
-                if not target.exists():
-                    files.write_atomically(target, partial(os.link, source))
         for source, target in tqdm(list(zip(episode_paths, paths, strict=True)), desc="latents"):
             if not target.exists():
                 episode = files.load_episode(source)
