@@ -129,9 +129,8 @@ def test_the_iterate_stage_resumes_after_a_kill_without_recording_again(data):
     )
     vision = read_manifest(carracing / "round_1" / "vae")["summary"]
     assert vision["training_frames"] == files.count_steps(own_training)
-    assert (
-        vision["validation_episodes"] == 2
-    )  # one held out of round 0's 3 episodes, one of these 2
+    # V is still validated on every round's held-out episodes: one of round 0's 3, one of these 2
+    assert vision["validation_episodes"] == 2
 
 
 def test_the_command_line_refuses_a_round_the_profile_does_not_run(tmp_path):
