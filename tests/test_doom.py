@@ -77,13 +77,16 @@ def test_the_continuous_action_splits_into_buttons_at_a_third():
     assert doom.controller_action(np.array([[100.0], [-100.0]])).tolist() == [[1.0], [-1.0]]
 
 
-def test_the_data_policy_holds_each_action_for_one_to_ten_steps():
-    policy = doom.HeldRandomPolicy()
+@pytest.mark.parametrize("name, longest_hold", [("held_random", 10), ("held_long", doom.LONG_HOLD)])
+def test_the_held_data_policies_hold_each_action_for_one_to_their_longest_hold(name, longest_hold):
+    policy = doom.TASK.make_policy(name)
     policy.reset(np.random.default_rng(0), (64, 64, 3))
-    actions = np.array([policy.act(None)[0] for _ in range(2000)])
+    actions = np.array([policy.act(None)[0] for _ in range(200 * longest_hold)])
     changes = np.flatnonzero(np.diff(actions)) + 1
     holds = np.diff(np.concatenate([[0], changes]))
-    assert holds.min() >= 1 and holds.max() == 10 and 4 < holds.mean() < 7
+    expected_mean = (longest_hold + 1) / 2
+    assert holds.min() >= 1 and holds.max() == longest_hold
+    assert 0.8 * expected_mean < holds.mean() < 1.2 * expected_mean
     assert actions.min() >= -1 and actions.max() < 1
 
 
@@ -91,6 +94,16 @@ def test_a_recorded_episode_feeds_m_the_continuous_action():
     episode = rollouts.run_episode("doom", "held_random", seed=2, max_steps=30)
     assert episode.observations.shape[1:] == (64, 64, 3) and episode.actions.shape[1] == 1
     assert len(np.unique(episode.actions)) > 1 and np.all(episode.rewards == 1.0)
+
+
+def test_positions_start_in_the_middle_and_stay_between_the_walls():
+    episodes = doom.random_positions("held_long", [0, 1, 2])
+    everywhere = np.concatenate(episodes)
+    assert all(episode[0] == 384.0 for episode in episodes)
+    assert doom.WALLS[0] - 0.5 < everywhere.min() and everywhere.max() < doom.WALLS[1] + 0.5
+    assert any(doom.at_a_wall(episode).any() for episode in episodes)
+    near = np.array([16.0, 23.0, 25.0, 384.0, 743.0, 745.0, 752.0])
+    assert doom.at_a_wall(near).tolist() == [True, True, False, False, False, True, True]
 
 
 def test_a_random_agents_survival_is_its_recorded_episodes_return():

@@ -7,6 +7,7 @@ package brings the engine and the scenario in its wheel as the Gymnasium environ
 """
 
 from dataclasses import dataclass
+from functools import partial
 
 import gymnasium as gym
 import numpy as np
@@ -98,6 +99,13 @@ class HeldRandomPolicy:
         return self.action
 
 
+LONG_HOLD = 50
+"""The most tics `held_long` holds an action: the paper's policy with holds five times longer,
+so that runs end at a wall and often stay there. Held 1 to 10 tics, an episode touches a wall in
+about one case in five and leaves it again, and M never sees that standing at a wall gets the
+agent killed: the first controller trained in its dream simply walks to the wall (chapter 11)."""
+
+
 @dataclass
 class UniformPolicy:
     """A fresh a ∈ U[−1, 1) every tic: the textbook random agent, which mostly jitters in place."""
@@ -111,21 +119,41 @@ class UniformPolicy:
         return np.array([self.rng.uniform(-1.0, 1.0)], np.float32)
 
 
-def random_survival(policy_name: str, seeds: list[int], skill: int = SKILL) -> np.ndarray:
-    """Tics a data policy survives in each seeded episode at `skill` (its return: +1 a tic),
-    without recording anything: the baselines a trained agent is compared with."""
-    env, survived = make_env(skill=skill), []
+WALLS = (16.0, 752.0)
+"""The player's position across the room (the game's `POSITION_Y`) pressed against the right
+wall and against the left one; an episode starts in the middle, at 384."""
+
+
+def random_positions(policy_name: str, seeds: list[int], skill: int = SKILL) -> list[np.ndarray]:
+    """The player's position across the room at every tic of each seeded episode a data policy
+    plays at `skill`, without recording frames: where random play goes, and so what M can learn.
+    An episode's length is the tics it survived, its return (+1 a tic)."""
+    from vizdoom import GameVariable
+
+    env, episodes = make_env(skill=skill), []
     for seed in seeds:
         policy = TASK.make_policy(policy_name)
         env.reset(seed=seed)
         policy.reset(np.random.default_rng(seed), (64, 64, 3))
-        steps, ended = 0, False
+        positions, ended = [], False
         while not ended:
+            positions.append(env.unwrapped.game.get_game_variable(GameVariable.POSITION_Y))
             _, _, terminated, truncated, _ = env.step(env_action(policy.act(None)))
-            steps, ended = steps + 1, terminated or truncated
-        survived.append(steps)
+            ended = terminated or truncated
+        episodes.append(np.array(positions))
     env.close()
-    return np.array(survived)
+    return episodes
+
+
+def random_survival(policy_name: str, seeds: list[int], skill: int = SKILL) -> np.ndarray:
+    """Tics a data policy survives in each seeded episode at `skill`: the baselines a trained
+    agent is compared with."""
+    return np.array([len(positions) for positions in random_positions(policy_name, seeds, skill)])
+
+
+def at_a_wall(positions: np.ndarray, margin: float = 8.0) -> np.ndarray:
+    """For each tic, whether the player is within `margin` units of either wall."""
+    return (positions < WALLS[0] + margin) | (positions > WALLS[1] - margin)
 
 
 def no_extras(env: gym.Env) -> dict:
@@ -140,7 +168,11 @@ TASK = Task(
     action_size=1,
     controller_action=controller_action,
     env_action=env_action,
-    policies={"held_random": HeldRandomPolicy, "uniform": UniformPolicy},
+    policies={
+        "held_random": HeldRandomPolicy,
+        "held_long": partial(HeldRandomPolicy, longest_hold=LONG_HOLD),
+        "uniform": UniformPolicy,
+    },
     episode_steps=EPISODE_STEPS,
     frames_per_second=FRAMES_PER_SECOND,
     step_extras=no_extras,
