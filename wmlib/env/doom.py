@@ -100,10 +100,10 @@ class HeldRandomPolicy:
 
 
 LONG_HOLD = 50
-"""The most tics `held_long` holds an action: the paper's policy with holds five times longer,
-so that runs end at a wall and often stay there. Held 1 to 10 tics, an episode touches a wall in
-about one case in five and leaves it again, and M never sees that standing at a wall gets the
-agent killed: the first controller trained in its dream simply walks to the wall (chapter 11)."""
+"""The most tics `held_long` holds an action: the paper's policy with holds five times longer.
+Held 1 to 10 tics, random play seldom reaches a wall and seldom dies there, so M's dream can be
+wrong there; held up to 50, most episodes reach a wall and a third of the deaths happen there
+(chapter 10 measures both). No profile records with it: chapter 10's exercise shows why."""
 
 
 @dataclass
