@@ -106,6 +106,14 @@ def test_positions_start_in_the_middle_and_stay_between_the_walls():
     assert doom.at_a_wall(near).tolist() == [True, True, False, False, False, True, True]
 
 
+def test_the_fireball_share_counts_only_orange_yellow_pixels():
+    frames = np.zeros((3, 64, 64, 3), np.uint8)
+    frames[:] = (100, 100, 100)
+    frames[1, :4, :4] = (230, 180, 60)
+    frames[2, :8, :8] = (120, 80, 40)
+    assert doom.fireball_share(frames).tolist() == [0.0, 16 / 4096, 0.0]
+
+
 def test_a_random_agents_survival_is_its_recorded_episodes_return():
     survived = doom.random_survival("uniform", [4, 5])
     recorded = [

@@ -156,6 +156,20 @@ def at_a_wall(positions: np.ndarray, margin: float = 8.0) -> np.ndarray:
     return (positions < WALLS[0] + margin) | (positions > WALLS[1] - margin)
 
 
+FIRE = (170, 120, 110)
+"""A pixel shows a fireball's orange-yellow when its red is above 170, its green above 120 and
+its blue below 110 (uint8); nothing else in the room has that colour."""
+
+
+def fireball_share(frames: np.ndarray) -> np.ndarray:
+    """For each uint8 frame (H, W, 3) of a batch, the share of its pixels in a fireball's colour:
+    how much fire it shows, whether the game's frame, V's reconstruction or M's dream."""
+    frames = np.asarray(frames).astype(np.int16)
+    red, green, blue = FIRE
+    fire = (frames[..., 0] > red) & (frames[..., 1] > green) & (frames[..., 2] < blue)
+    return fire.mean(axis=(-2, -1))
+
+
 def no_extras(env: gym.Env) -> dict:
     """Take Cover's episodes record the frames, actions and rewards alone."""
     return {}
