@@ -164,8 +164,7 @@ its blue below 110 (uint8); nothing else in the room has that colour."""
 def fireball_share(frames: np.ndarray) -> np.ndarray:
     """For each uint8 frame (H, W, 3) of a batch, the share of its pixels in a fireball's colour:
     how much fire it shows, whether the game's frame, V's reconstruction or M's dream."""
-    frames = np.asarray(frames).astype(np.int16)
-    red, green, blue = FIRE
+    frames, (red, green, blue) = np.asarray(frames), FIRE
     fire = (frames[..., 0] > red) & (frames[..., 1] > green) & (frames[..., 2] < blue)
     return fire.mean(axis=(-2, -1))
 
