@@ -4,8 +4,8 @@ what it predicts, and CMA-ES's fitness in dreams."""
 import numpy as np
 import pytest
 
-from wmlib import config, dream, memory
-from wmlib.env import carracing
+from wmlib import config, controller, dream, memory
+from wmlib.env import carracing, doom
 from wmlib.runtime import keras
 
 TINY = config.MemoryConfig(hidden_units=16, mixtures=3, sequence_length=6, batch_size=2)
@@ -92,3 +92,41 @@ def test_a_controller_of_unknown_origin_is_refused_naming_the_known_ones():
 
     with pytest.raises(ValueError, match="'real', 'dream', 'warm'"):
         pipeline.controller_dir(config.get("ci"), origin="dreem")
+
+
+def test_a_batch_of_candidates_dreams_what_each_candidate_dreams_alone():
+    """Dreams that end leave the batch; no dream's course depends on which others ended."""
+    keras.utils.set_random_seed(1)
+    mdnrnn = memory.build_mdnrnn(TINY, 4, 1)
+    kernel, _ = mdnrnn.done_head.get_weights()
+    mdnrnn.done_head.set_weights([20 * kernel, np.array([-2.0], np.float32)])
+    settings = config.DreamConfig(temperature=1.15, steps=40)
+    rng = np.random.default_rng(4)
+    candidates, dreams = 3, 5
+    starts = rng.normal(size=(dreams, 4)).astype(np.float32)
+    parameters = rng.normal(
+        size=(candidates * dreams, controller.parameter_count(4 + 32, 1, False))
+    )
+    together = dream.dream_returns(
+        mdnrnn,
+        None,
+        parameters,
+        np.tile(starts, (candidates, 1)),
+        doom.TASK,
+        settings,
+        dream.SharedNoise(5, repeats=candidates),
+    )
+    alone = [
+        dream.dream_returns(
+            mdnrnn,
+            None,
+            parameters[row : row + dreams],
+            starts,
+            doom.TASK,
+            settings,
+            dream.SharedNoise(5, repeats=1),
+        )
+        for row in range(0, len(parameters), dreams)
+    ]
+    np.testing.assert_array_equal(together, np.concatenate(alone))
+    assert len(set(together)) > 3 and together.min() < together.max() < settings.steps

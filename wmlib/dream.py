@@ -57,10 +57,19 @@ def build_reward_head(input_size: int, settings: DreamConfig) -> keras.Model:
 class SharedNoise:
     """Random draws for a batch of dreams made of `repeats` copies of the same dreams, one copy
     per candidate: every copy of a dream gets the same draws, as every candidate of the real
-    search drives the same tracks with the same noise. Draws the way a NumPy generator does."""
+    search drives the same tracks with the same noise. Draws the way a NumPy generator does.
+
+    After `only`, it draws for some rows of the batch alone (the dreams still going), each row
+    what it would have drawn in the whole batch, so that no dream depends on which others ended.
+    """
 
     def __init__(self, seed, repeats: int):
         self.rng, self.repeats = np.random.default_rng(seed), repeats
+        self.rows, self.count = None, None
+
+    def only(self, rows: np.ndarray, count: int) -> None:
+        """Draw from now on for these rows of a batch of `count` dreams alone."""
+        self.rows, self.count = rows, count
 
     def random(self, shape: tuple[int, ...]) -> np.ndarray:
         return self._repeated(self.rng.random, shape)
@@ -69,8 +78,10 @@ class SharedNoise:
         return self._repeated(self.rng.standard_normal, shape)
 
     def _repeated(self, draw, shape: tuple[int, ...]) -> np.ndarray:
-        once = draw((shape[0] // self.repeats, *shape[1:]))
-        return np.tile(once, (self.repeats,) + (1,) * (len(shape) - 1))
+        count = shape[0] if self.rows is None else self.count
+        once = draw((count // self.repeats, *shape[1:]))
+        whole = np.tile(once, (self.repeats,) + (1,) * (len(shape) - 1))
+        return whole if self.rows is None else whole[self.rows]
 
 
 def dream_returns(
@@ -85,25 +96,30 @@ def dream_returns(
 ) -> np.ndarray:
     """The return of one dream per row of `parameters`, from the matching row of `initial_z`.
 
-    All dreams run in one batched `DreamEnv`, which samples with `noise`; a dream that ended
-    (M's done head) earns nothing more while the others go on, up to `settings.steps` steps.
-    A step pays what `reward_head` predicts, or the task's `survival_reward` when it has one
-    (Take Cover: +1 for every step the dream has not ended before).
+    All dreams run in one batched `DreamEnv`, which samples with `noise`, up to `settings.steps`
+    steps; a dream that ended (M's done head) leaves the batch, so that M steps only the dreams
+    still going. A step pays what `reward_head` predicts, or the task's `survival_reward` when
+    it has one (Take Cover: +1 for every step the dream has not ended before).
     """
     env = DreamEnv(mdnrnn, initial_z, settings.temperature, settings.steps, reward_head=reward_head)
     env.rng = noise
     z, _ = env.reset()
-    returns, running = np.zeros(len(z)), np.ones(len(z), bool)
-    while running.any():
+    returns = np.zeros(len(z))
+    going = np.arange(len(z))  # the rows of `parameters` whose dreams go on
+    while len(going):
         inputs = controller.features(
             z, env.state if use_memory else None, task.controller_reads_cell
         )
-        actions = controller.act(parameters, inputs, task.controller_action, task.controller_bias)
+        actions = controller.act(
+            parameters[going], inputs, task.controller_action, task.controller_bias
+        )
         z, reward, terminated, truncated, _ = env.step(actions)
         if task.survival_reward is not None:
             reward = np.full(len(z), task.survival_reward)
-        returns += reward * running
-        running &= ~(terminated | truncated)
+        returns[going] += reward
+        still = ~(terminated | truncated)
+        going, z = going[still], env.keep(still)
+        noise.only(going, len(returns))
     return returns
 
 

@@ -312,6 +312,17 @@ class DreamEnv(gym.Env):
         truncated = np.full(len(self.z), self.steps >= self.max_steps)
         return self.z, self.reward(), terminated, truncated, {}
 
+    def keep(self, dreams: np.ndarray) -> np.ndarray:
+        """Go on with the dreams a boolean mask picks, the others dropped (ended dreams need no
+        more of M's steps); returns their z. `rng` is left as it was."""
+        self.z = self.z[dreams]
+        self.state = tuple(tf.boolean_mask(part, dreams) for part in self.state)
+        count, latent = self.z.shape
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (count, latent), np.float32)
+        shape = (count, self.mdnrnn.action_size)
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape, np.float32)
+        return self.z
+
     def reward(self) -> np.ndarray:
         """Each dream's reward for the step just taken, from the new z and M's new memory h."""
         if self.reward_head is None:
