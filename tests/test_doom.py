@@ -9,7 +9,7 @@ import pytest
 from command_line import run_wmlib
 from PIL import Image
 
-from wmlib import config, controller, dream, memory, pipeline, rollouts, stages
+from wmlib import config, controller, dream, files, memory, pipeline, rollouts, stages
 from wmlib.env import doom
 
 CI = config.get("ci", "doom")
@@ -245,6 +245,22 @@ def test_a_later_round_records_with_the_dream_controller_and_searches_on_in_the_
     assert searched["inputs"]["controller"] == recorded["inputs"]["controller"]
     rounds = json.loads((data / "ci" / "doom" / "rounds" / "manifest.json").read_text())
     assert rounds["summary"]["rounds"] == 1 and len(rounds["summary"]["means"]) == 2
+
+
+def test_a_later_rounds_v_fine_tunes_on_a_sample_of_every_rounds_episodes(built_doom):
+    data, _ = built_doom
+    doom = data / "ci" / "doom"
+    rounds = [sorted((doom / name / "episodes").glob("episode_*.npz")) for name in (".", "round_1")]
+    training, _ = pipeline.episodes.split_rounds(rounds, CI.vision.validation_fraction)
+    budget = CI.iteration.vision_frames
+    sampled = pipeline.model.sample_episodes(training, budget, seed=[0, 1])
+    assert set(sampled) < set(training) and sampled == sorted(sampled, key=training.index)
+    longest = max(files.count_steps([path]) for path in training)
+    assert budget <= files.count_steps(sampled) < budget + longest
+    assert sampled == pipeline.model.sample_episodes(training, budget, seed=[0, 1])
+    assert pipeline.model.sample_episodes(training, 10**6, seed=0) == training
+    vision = json.loads((doom / "round_1" / "vae" / "manifest.json").read_text())["summary"]
+    assert budget <= vision["training_frames"] < files.count_steps(training)
 
 
 def test_the_video_shrinks_dooms_screens_and_keeps_every_sixth(built_doom):

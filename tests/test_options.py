@@ -40,3 +40,13 @@ def test_a_tuple_option_reads_numbers_separated_by_commas():
 
 def test_a_boolean_option_reads_true_and_false():
     assert options.parse_bool("yes") is True and options.parse_bool("False") is False
+
+
+def test_a_setting_the_profile_leaves_at_none_reads_the_type_it_holds():
+    assert CI.iteration.vision_frames is None and CI.z_only_generations is None
+    parser = argparse.ArgumentParser()
+    options.add_setting_options(parser, CI)
+    arguments = parser.parse_args(["--iteration.vision_frames", "900", "--z_only_generations", "4"])
+    assert vars(arguments)["iteration.vision_frames"] == 900
+    assert vars(arguments)["z_only_generations"] == 4
+    assert "--iteration.vision_frames INT" in parser.format_help()

@@ -152,6 +152,11 @@ class IterationConfig:
     recipe): an epoch then costs the same in every round instead of growing with each. V starts
     from the previous round's, is validated on every round's held-out episodes, and M still
     learns from every round's."""
+    vision_frames: int | None = None
+    """Frames V fine-tunes on in a later round, at most: a random sample of its training episodes
+    (drawn anew each round, every round in proportion to its frames) holding about this many,
+    so that V's epoch stops growing with the rounds while still seeing every round's play. None:
+    every training episode."""
     memory_training_steps: int = 500
     """Gradient steps of fine-tuning M on every round's episodes (a fresh Adam)."""
     generations: int = 25

@@ -10,6 +10,8 @@ import ast
 import dataclasses
 import functools
 import inspect
+import types
+import typing
 
 from wmlib.config import Profile
 
@@ -51,11 +53,22 @@ def parse_numbers(text: str) -> tuple[float, ...]:
         ) from None
 
 
-def parser_of(value: object):
-    """How to read a setting of `value`'s type from the command line."""
-    if isinstance(value, bool):
+def setting_type(profile: Profile, name: str) -> type:
+    """The type a setting holds, from its field's annotation (`int | None` gives int), so that
+    a setting whose profile leaves it at None still reads a value."""
+    section, _, inner = name.partition(".")
+    owner = getattr(profile, section) if inner else profile
+    annotation = {field.name: field.type for field in dataclasses.fields(owner)}[inner or section]
+    if isinstance(annotation, types.UnionType):
+        (annotation,) = (kind for kind in typing.get_args(annotation) if kind is not type(None))
+    return typing.get_origin(annotation) or annotation
+
+
+def parser_of(kind: type):
+    """How to read a setting of this type from the command line."""
+    if kind is bool:
         return parse_bool
-    return parse_numbers if isinstance(value, tuple) else type(value)
+    return parse_numbers if kind is tuple else kind
 
 
 def settings(profile: Profile) -> dict[str, tuple[object, str]]:
@@ -78,12 +91,13 @@ def add_setting_options(parser: argparse.ArgumentParser, profile: Profile) -> No
     """One `--section.field` option per setting, defaulting to the profile's value."""
     group = parser.add_argument_group(f"settings (defaults: profile {profile.name!r})")
     for name, (value, doc) in settings(profile).items():
+        kind = setting_type(profile, name)
         group.add_argument(
             f"--{name}",
             dest=name,
-            type=parser_of(value),
+            type=parser_of(kind),
             default=value,
-            metavar=type(value).__name__.upper(),
+            metavar=kind.__name__.upper(),
             help=doc.replace("%", "%%") + " (default: %(default)s)",
         )
 

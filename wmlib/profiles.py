@@ -94,7 +94,7 @@ PROFILES = {
             task="doom",
             rollouts=RolloutConfig(episodes=6, max_steps=120, policy="held_random"),
             comparison_episodes=2,
-            iteration=CI_ITERATION,
+            iteration=replace(CI_ITERATION, vision_frames=60),
             vision=VisionConfig(latent_size=64, epochs=1),
             memory=DOOM_MEMORY(sequence_length=100, batch_size=4, training_steps=20),
             control=DOOM_CONTROL(

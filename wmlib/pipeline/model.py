@@ -7,6 +7,7 @@ fine-tuned on the recorded episodes, and V's codes cover every round's episodes.
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from wmlib import config, files
@@ -63,6 +64,10 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
         train, validation = split_rounds(rounds, settings.validation_fraction)
         if profile.round and profile.iteration.vision_new_episodes_only:
             train, _ = split_rounds(rounds[-1:], settings.validation_fraction)
+        if profile.round and profile.iteration.vision_frames is not None:
+            train = sample_episodes(
+                train, profile.iteration.vision_frames, [settings.seed, profile.round]
+            )
         # count_steps checks every episode's headers: a bad one is named here, not in training.
         frames = files.count_steps(train)
         validation_frames = files.count_steps(validation)
@@ -90,6 +95,17 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
     budget = ("iteration.vision_epochs",) if profile.round else ("vision.epochs",)
     build(directory, profile.name, _vision_settings(profile), make, budget, inputs)
     return training.load_model(model_path)
+
+
+def sample_episodes(paths: list[Path], frames: int, seed) -> list[Path]:
+    """A random subset of `paths` (in their order) holding at least `frames` frames, or all of
+    them if they hold fewer: whole episodes, so that the frame store stays one file per episode.
+    """
+    steps = [files.check_episode(path) for path in paths]
+    order = np.random.default_rng(seed).permutation(len(paths))
+    taken = np.cumsum(np.asarray(steps)[order]) < frames
+    chosen = order[: taken.sum() + 1]
+    return [paths[index] for index in sorted(chosen)]
 
 
 def latents_dir(profile: config.Profile | None = None) -> Path:
