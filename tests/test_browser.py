@@ -107,6 +107,27 @@ def test_memory_weights_hold_the_cell_and_both_heads():
         "done": {"kernel": [8, 1], "bias": [1]},
     }
     assert (weights["latent_size"], weights["mixtures"]) == (32, 2)
+    kernels = (
+        (weights["lstm"]["recurrent_kernel"], mdnrnn.lstm.cell.get_weights()[1]),
+        (weights["head"]["kernel"], mdnrnn.head.dense.get_weights()[0]),
+    )
+    for sent, kernel in kernels:
+        assert "int8" in sent
+        np.testing.assert_array_equal(sent["int8"], browser.quantised(kernel)["int8"])
+
+
+def test_a_quantised_kernel_holds_a_byte_a_number_and_rounds_each_column_to_its_scale():
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 1, (6, 4)).astype(np.float32) * np.array([0.01, 1, 5, 0], np.float32)
+    exported = browser.quantised(values)
+    assert exported["shape"] == [6, 4] and exported["scale"]["shape"] == [4]
+    assert len(base64.b64decode(exported["int8"])) == values.size
+    scale = browser.unpacked(exported["scale"])
+    np.testing.assert_allclose(scale, np.abs(values).max(axis=0) / 127, rtol=2**-10)
+    back = browser.unpacked(exported)
+    assert back.dtype == np.float32 and back.shape == values.shape
+    assert np.all(np.abs(back - values) <= scale / 2 + 2**-10 * np.abs(values))
+    assert np.all(back[:, 3] == 0)  # a column of zeros stays zeros
 
 
 def test_a_static_widget_holds_its_data_safely_and_its_first_picture():

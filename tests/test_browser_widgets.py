@@ -11,7 +11,7 @@ import pytest
 from local_server import served
 
 from wmlib import browser as exported
-from wmlib import widgets
+from wmlib import config, widgets
 
 SCRIPTS = ["decoder.js", "memory.js", "widgets.js"]
 
@@ -81,6 +81,25 @@ def test_the_browsers_decoder_gives_what_keras_gives(page, models):
     assert difference < 1e-3
 
 
+def as_exported(mdnrnn):
+    """A copy of M holding the weights the browser receives (float16, two kernels in 8 bits)."""
+    from wmlib import memory
+
+    weights = exported.memory_weights(mdnrnn)
+    copy = memory.build_mdnrnn(
+        config.MemoryConfig(hidden_units=mdnrnn.hidden_units, mixtures=mdnrnn.mixtures),
+        mdnrnn.latent_size,
+        mdnrnn.action_size,
+    )
+    lstm, head, done = (weights[name] for name in ("lstm", "head", "done"))
+    copy.lstm.cell.set_weights(
+        [exported.unpacked(lstm[part]) for part in ("kernel", "recurrent_kernel", "bias")]
+    )
+    for layer, pair in ((copy.head.dense, head), (copy.done_head, done)):
+        layer.set_weights([exported.unpacked(pair["kernel"]), exported.unpacked(pair["bias"])])
+    return copy
+
+
 def test_the_browsers_memory_steps_as_keras_does(page, models):
     _, mdnrnn = models
     rng = np.random.default_rng(3)
@@ -106,7 +125,8 @@ def test_the_browsers_memory_steps_as_keras_does(page, models):
             *state[1].tolist(),
         ],
     )
-    (_, means, _), _, (h, c) = mdnrnn.step(z.astype(np.float32), action.astype(np.float32), state)
+    copy = as_exported(mdnrnn)
+    (_, means, _), _, (h, c) = copy.step(z.astype(np.float32), action.astype(np.float32), state)
     for name, keras_value in (("h", h), ("c", c), ("means", means)):
         assert np.abs(np.array(in_browser[name]) - np.asarray(keras_value)[0]).max() < 1e-3
 

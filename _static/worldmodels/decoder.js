@@ -1,6 +1,7 @@
 // V's decoder (wmlib/vision.py: build_decoder) in plain JavaScript: z in, a 64×64×3 frame out.
-// The weights come from wmlib/browser.py: decoder_weights, as float16 in base64; the dense layer
-// there already holds the first transposed convolution (both are linear on a 1×1 map).
+// The weights come from wmlib/browser.py: decoder_weights, as float16 in base64 (`unpack` also
+// reads M's large kernels, sent as 8-bit integers); the dense layer there already holds the
+// first transposed convolution (both are linear on a 1×1 map).
 "use strict";
 (function (worldModels) {
   /** The number a float16 bit pattern stands for (IEEE 754 half precision). */
@@ -13,9 +14,24 @@
     return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
   }
 
-  /** An array of wmlib.browser.packed, {shape, data}, as {shape, values: Float32Array}. */
+  /** The bytes a base64 string holds. */
+  function fromBase64(text) {
+    return Uint8Array.from(atob(text), (character) => character.charCodeAt(0));
+  }
+
+  /**
+   * An array of wmlib.browser.packed, {shape, data} (float16), or of wmlib.browser.quantised,
+   * {shape, scale, int8} (8-bit integers, a scale per column), as {shape, values: Float32Array}.
+   */
   function unpack(packed) {
-    const bytes = Uint8Array.from(atob(packed.data), (character) => character.charCodeAt(0));
+    if (packed.int8) {
+      const integers = new Int8Array(fromBase64(packed.int8).buffer);
+      const scale = unpack(packed.scale).values;
+      const columns = scale.length;
+      const values = Float32Array.from(integers, (value, index) => value * scale[index % columns]);
+      return { shape: packed.shape, values };
+    }
+    const bytes = fromBase64(packed.data);
     const view = new DataView(bytes.buffer);
     const values = new Float32Array(bytes.length / 2);
     for (let index = 0; index < values.length; index++) {
