@@ -118,8 +118,9 @@ def dream_returns(
             reward = np.full(len(z), task.survival_reward)
         returns[going] += reward
         still = ~(terminated | truncated)
-        going, z = going[still], env.keep(still)
-        noise.only(going, len(returns))
+        if not still.all():
+            going, z = going[still], env.keep(still)
+            noise.only(going, len(returns))
     return returns
 
 
