@@ -82,7 +82,12 @@ def main() -> None:
     leaving = time.perf_counter() - start
     start = time.perf_counter()
     every_dream_to_the_end(
-        mdnrnn, parameters, initial_z, settings, dream.SharedNoise(1, CANDIDATES), returns.max()
+        mdnrnn,
+        parameters,
+        initial_z,
+        settings,
+        dream.SharedNoise(1, CANDIDATES),
+        int(returns.max()),
     )
     together = time.perf_counter() - start
     dream_steps = returns.sum()
