@@ -25,7 +25,7 @@ LAYERS = [
     },
     {"env", "env.frames", "env.carracing", "env.fast_carracing", "env.doom", "runtime"},
     {"rollouts", "training", "controller", "media"},
-    {"vision", "frame_store", "mixture", "search"},
+    {"vision", "frame_store", "mixture", "search", "lstm"},
     {"memory"},
     {"agent", "widgets", "dream"},
     {"artefacts"},

@@ -7,6 +7,7 @@ import pytest
 from command_line import run_wmlib
 
 from wmlib import artefacts, config, files, memory, mixture, pipeline, training, vision
+from wmlib.lstm import run_lstm
 from wmlib.runtime import keras, tf
 
 TINY = config.MemoryConfig(hidden_units=16, mixtures=3, sequence_length=6, batch_size=2)
@@ -21,7 +22,7 @@ def test_hand_written_lstm_equals_keras():
     for weight in cell.weights:  # Keras starts the forget bias at 1; make every weight random
         weight.assign(rng.normal(0, 0.5, weight.shape))
     keras_sequence, keras_h, keras_c = layer(inputs)
-    trace = memory.run_lstm(inputs, *[weight.numpy() for weight in cell.weights])
+    trace = run_lstm(inputs, *[weight.numpy() for weight in cell.weights])
     np.testing.assert_allclose(trace["h"], keras_sequence.numpy(), atol=1e-5)
     np.testing.assert_allclose(trace["c"][:, -1], keras_c.numpy(), atol=1e-5)
     assert set(trace) == {"h", "c", "input", "forget", "candidate", "output"}

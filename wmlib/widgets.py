@@ -164,7 +164,7 @@ def figure_png(figure) -> bytes:
 def gate_viewer(trace: dict, sequence: int = 0) -> widgets.VBox:
     """A slider over time steps that shows each LSTM unit's gates and cell state (chapter 4).
 
-    `trace` is what `wmlib.memory.run_lstm` returns; `sequence` picks one sequence of its batch.
+    `trace` is what `wmlib.lstm.run_lstm` returns; `sequence` picks one sequence of its batch.
     """
     import matplotlib.pyplot as plt
 
