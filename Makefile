@@ -43,12 +43,12 @@ release: $(INSTALLED)
 	$(BIN)/python -m wmlib release --profile small --task doom
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check wmlib tests book bench
-	$(BIN)/ruff format --check wmlib tests book bench
+	$(BIN)/ruff check wmlib tests book bench _ext
+	$(BIN)/ruff format --check wmlib tests book bench _ext
 
 format: $(INSTALLED)
-	$(BIN)/ruff format wmlib tests book bench
-	$(BIN)/ruff check --fix wmlib tests book bench
+	$(BIN)/ruff format wmlib tests book bench _ext
+	$(BIN)/ruff check --fix wmlib tests book bench _ext
 
 ## clean: remove the built book and caches (data/ is kept: delete it by hand)
 clean:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED = ["wmlib", "tests", "bench", "book"]
+CHECKED = ["wmlib", "tests", "bench", "book", "_ext"]
 """Every folder of Python source, notebooks' code cells included."""
 
 

@@ -1,6 +1,7 @@
 """The built book as a reader's browser shows it (DESIGN.md §4): every equation typeset, the
-widgets drawn, and nothing requested that the book does not hold, so that it reads the same
-offline. Debian's Chromium, driven by Playwright, opens the pages served from localhost.
+widgets drawn, no script stopped by an error, and nothing requested that the book does not hold,
+so that it reads the same offline. Debian's Chromium, driven by Playwright, opens the pages
+served from localhost.
 
 Without Chromium these tests skip, except in CI (`CI=true`), where they fail: CI must run them.
 """
@@ -48,6 +49,8 @@ class Visit:
     """Requests to any other host than the book's (refused, so that none reaches the network)."""
     failed: list[str]
     """Requests that failed, or that the book's server answered with an error."""
+    errors: list[str]
+    """Errors that stopped one of the page's scripts (uncaught exceptions, syntax errors)."""
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def open_page(browser, url: str) -> Visit:
     """Open `url`, let every script run and every request settle, and record what happened."""
     page = browser.new_page()
     book = urlsplit(url).netloc
-    outside, failed, pending = [], [], set()
+    outside, failed, errors, pending = [], [], [], set()
 
     def keep_to_the_book(route):
         if urlsplit(route.request.url).netloc == book:
@@ -89,11 +92,12 @@ def open_page(browser, url: str) -> Visit:
     page.on("requestfinished", lambda request: pending.discard(request))
     page.on("requestfailed", note_failure)
     page.on("response", note_error)
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
     maths = page.evaluate(TYPESET)
     settle(page, pending)
     page.close()
-    return Visit(maths["typeset"], maths["raw"], outside, failed)
+    return Visit(maths["typeset"], maths["raw"], outside, failed, errors)
 
 
 def settle(page, pending: set) -> None:
@@ -123,11 +127,20 @@ def test_a_page_requests_only_the_book_and_gets_all_of_it(seen, page):
     assert visit.failed == []
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_a_pages_scripts_run_without_an_error(seen, page):
+    assert seen(page).errors == []
+
+
 def test_widgets_are_drawn_in_the_built_page(browser, book_url):
     page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{book_url}/book/04_lstm.html")
     page.wait_for_selector(".jupyter-widgets.widget-image")
+    settle(page, set())
     sliders = page.locator(".jupyter-widgets.widget-hslider").count()
     images = page.locator(".jupyter-widgets.widget-image").count()
     page.close()
     assert (sliders, images) == (1, 1)  # the gate viewer's slider and figure, each drawn once
+    assert errors == []  # drawing the slider typesets its label (`_static/widgets/mathjax-hub.js`)
