@@ -178,6 +178,19 @@ def test_dream_actions_are_ms_actions_unbounded(model):
     assert np.all(np.isinf(dream.action_space.low)) and np.all(np.isinf(dream.action_space.high))
 
 
+def test_kept_dreams_go_on_alone_and_a_reset_brings_every_dream_back(model):
+    initial = np.random.default_rng(8).normal(size=(3, 32)).astype(np.float32)
+    dream = memory.DreamEnv(model, initial, seed=0)
+    dream.reset()
+    dream.step(np.zeros((3, 3), np.float32))
+    kept = dream.keep(np.array([True, False, True]))
+    assert kept.shape == (2, 32) and dream.state[0].shape[0] == 2
+    assert dream.observation_space.shape == (2, 32) and dream.action_space.shape == (2, 3)
+    z, _ = dream.reset()
+    np.testing.assert_array_equal(z, initial)
+    assert dream.observation_space.shape == (3, 32) and dream.action_space.shape == (3, 3)
+
+
 def test_a_dream_ends_when_m_gives_the_end_more_than_even_odds(tmp_path):
     certain_end = memory.build_mdnrnn(TINY, 32, 3)
     certain_end.done_head.bias.assign([10.0])  # P(done) = σ(10 + …) ≈ 1 whatever h is

@@ -237,10 +237,14 @@ class DreamEnv(gym.Env):
         self.reward_head = reward_head
         self.initial_z = np.asarray(initial_z, np.float32)
         self.initial_memory = memory
-        count, latent = self.initial_z.shape
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (count, latent), np.float32)
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, (count, mdnrnn.action_size), np.float32)
+        self._size_spaces(len(self.initial_z))
         self.rng = np.random.default_rng(seed)
+
+    def _size_spaces(self, count: int) -> None:
+        """The observation and action spaces of `count` dreams."""
+        latent, actions = self.initial_z.shape[1], self.mdnrnn.action_size
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (count, latent), np.float32)
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, (count, actions), np.float32)
 
     def reset(self, *, seed=None, options=None):
         """Start every dream from its initial z and memory (empty unless one was given)."""
@@ -249,6 +253,7 @@ class DreamEnv(gym.Env):
             self.rng = np.random.default_rng(seed)
         self.z, self.steps = self.initial_z.copy(), 0
         self.state = self.initial_memory or self.mdnrnn.initial_state(len(self.z))
+        self._size_spaces(len(self.z))
         return self.z, {}
 
     def step(self, action):
@@ -272,10 +277,7 @@ class DreamEnv(gym.Env):
         more of M's steps); returns their z. `rng` is left as it was."""
         self.z = self.z[dreams]
         self.state = tuple(tf.boolean_mask(part, dreams) for part in self.state)
-        count, latent = self.z.shape
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (count, latent), np.float32)
-        shape = (count, self.mdnrnn.action_size)
-        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape, np.float32)
+        self._size_spaces(len(self.z))
         return self.z
 
     def reward(self) -> np.ndarray:
