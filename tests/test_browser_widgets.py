@@ -186,6 +186,7 @@ def test_a_built_widget_replaces_its_saved_picture(page):
 CHAPTER_WIDGETS = {
     "01_mdp_carracing": "frame-player",
     "02_vision_vae": "latent-sliders",
+    "04_lstm": "frame-player",
     "05_memory_mdnrnn": "dream-player",
     "06_evolution": "frame-player",
     "07_cmaes": "frame-player",

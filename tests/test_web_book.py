@@ -136,11 +136,11 @@ def test_widgets_are_drawn_in_the_built_page(browser, book_url):
     page = browser.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{book_url}/book/04_lstm.html")
-    page.wait_for_selector(".jupyter-widgets.widget-image")
+    page.goto(f"{book_url}/book/01_mdp_carracing.html")
+    page.wait_for_selector(".jupyter-widgets.widget-hprogress")
     settle(page, set())
-    sliders = page.locator(".jupyter-widgets.widget-hslider").count()
-    images = page.locator(".jupyter-widgets.widget-image").count()
+    bars = page.locator(".jupyter-widgets.widget-hprogress").count()
+    labels = page.locator(".jupyter-widgets.widget-html").count()
     page.close()
-    assert (sliders, images) == (1, 1)  # the gate viewer's slider and figure, each drawn once
-    assert errors == []  # drawing the slider typesets its label (`_static/widgets/mathjax-hub.js`)
+    assert (bars, labels) == (4, 8)  # the recording's progress bars, each drawn once
+    assert errors == []  # drawing a label typesets it (`_static/widgets/mathjax-hub.js`)

@@ -55,14 +55,18 @@ def test_latent_sliders_decode_live():
     assert original.value == widgets.png_bytes(frames[index])
 
 
-def test_gate_viewer_redraws_for_each_step():
+def test_gate_viewer_draws_each_step_for_the_kernel_and_the_web_book():
     rng = np.random.default_rng(0)
     trace = {name: rng.random((2, 5, 3)) for name in ("input", "forget", "output", "c")}
-    slider, image = widgets.gate_viewer(trace, sequence=1).children
+    viewer = widgets.gate_viewer(trace, sequence=1)
+    slider, image = viewer.children
     assert slider.max == 4
     first = image.value
     slider.value = 3
     assert image.value != first and decoded(image.value).shape[2] == 3
+    text = viewer.static_html
+    data = json.loads(text[text.index(">{") + 1 : text.index("</script>")])
+    assert data["label"] == "step" and len(set(data["frames"])) == 5
 
 
 def test_dream_player_steps_and_restarts():

@@ -161,20 +161,19 @@ def figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def gate_viewer(trace: dict, sequence: int = 0) -> widgets.VBox:
+def gate_viewer(trace: dict, sequence: int = 0) -> PanelWithStaticCopy:
     """A slider over time steps that shows each LSTM unit's gates and cell state (chapter 4).
 
     `trace` is what `wmlib.lstm.run_lstm` returns; `sequence` picks one sequence of its batch.
+    Every step is drawn once, up front, so that the web book's copy moves too.
     """
     import matplotlib.pyplot as plt
 
     names = ("input", "forget", "output", "c")
     steps, units = trace["c"].shape[1:]
     cell_limit = float(np.abs(trace["c"][sequence]).max()) or 1.0
-    slider = widgets.IntSlider(value=0, min=0, max=steps - 1, description="step")
-    image = widgets.Image(format="png")
 
-    def show(step: int) -> None:
+    def draw(step: int) -> bytes:
         figure, axes = plt.subplots(1, len(names), figsize=(12, 2.4))
         for axis, name in zip(axes, names, strict=True):
             axis.bar(range(units), trace[name][sequence, step], color="C0" if name != "c" else "C1")
@@ -182,11 +181,33 @@ def gate_viewer(trace: dict, sequence: int = 0) -> widgets.VBox:
             axis.set_title(f"{name} gate" if name != "c" else "cell state c", fontsize=10)
             axis.set_xlabel("unit")
         figure.suptitle(f"step {step}", fontsize=10)
-        image.value = figure_png(figure)
+        return figure_png(figure)
 
-    slider.observe(lambda change: show(change["new"]), names="value")
-    show(0)
-    return widgets.VBox([slider, image])
+    return picture_player([draw(step) for step in range(steps)], "step", width=680)
+
+
+def picture_player(
+    pictures: list[bytes], label: str, width: int, static_frames: int = 60
+) -> PanelWithStaticCopy:
+    """A slider, named `label`, over pictures drawn up front (PNG bytes), shown `width` pixels
+    wide (chapters 4, 6 and 7). The web book's copy keeps at most `static_frames` of them,
+    evenly spaced, in 32 colours.
+    """
+    slider = widgets.IntSlider(value=0, min=0, max=len(pictures) - 1, description=label)
+    image = widgets.Image(value=pictures[0], format="png", width=width)
+    slider.observe(lambda change: setattr(image, "value", pictures[change["new"]]), names="value")
+    kept = browser.evenly_spaced(len(pictures), static_frames)
+    static = browser.static_widget(
+        "frame-player",
+        {
+            "label": label,
+            "frames": [browser.png_data_uri(browser.fewer_colours(pictures[p])) for p in kept],
+            "captions": [""] * len(kept),
+            "width": width,
+        },
+        browser.png_data_uri(browser.fewer_colours(pictures[0])),
+    )
+    return PanelWithStaticCopy([slider, image], static)
 
 
 def dream_player(vae, mdnrnn, initial_z, task, memory=None, seed: int = 0) -> PanelWithStaticCopy:
@@ -267,18 +288,4 @@ def generation_viewer(
         return figure_png(figure)
 
     pictures = [draw(generation) for generation in range(len(records))]
-    slider = widgets.IntSlider(value=0, min=0, max=len(records) - 1, description="generation")
-    image = widgets.Image(value=pictures[0], format="png", width=360)
-    slider.observe(lambda change: setattr(image, "value", pictures[change["new"]]), names="value")
-    kept = browser.evenly_spaced(len(pictures), static_frames)
-    static = browser.static_widget(
-        "frame-player",
-        {
-            "label": "generation",
-            "frames": [browser.png_data_uri(browser.fewer_colours(pictures[g])) for g in kept],
-            "captions": [""] * len(kept),
-            "width": 360,
-        },
-        browser.png_data_uri(browser.fewer_colours(pictures[0])),
-    )
-    return PanelWithStaticCopy([slider, image], static)
+    return picture_player(pictures, "generation", width=360, static_frames=static_frames)

@@ -27,9 +27,10 @@
     return element("canvas", { width: 64, height: 64, style: `width: ${width}px` });
   }
 
-  /** A slider over precomputed frames (the episode player, the generation viewer). */
+  /** A slider over precomputed frames (the episode player, the gate and generation viewers). */
   function framePlayer(root, data) {
-    const image = element("img", { src: data.frames[0], style: `width: ${data.width}px` });
+    const style = `width: ${data.width}px; max-width: 100%`;
+    const image = element("img", { src: data.frames[0], style });
     const caption = element("div", {
       className: "world-models-caption",
       textContent: data.captions[0],
