@@ -20,6 +20,11 @@ PROFILE_NAMES = ("ci", "small", "paper")
 """The three budgets, the same for every task (`wmlib.profiles` holds each task's)."""
 TASK_VARIABLE = "WM_TASK"
 DEFAULT_TASK = "carracing"
+PRECISIONS = {None: "float32", "bfloat16": "mixed_bfloat16"}
+"""Each value of a model's `precision` setting and the Keras dtype policy of the model's body
+under it. With "bfloat16" the body computes in bfloat16 and keeps float32 weights: faster on a
+CPU with bfloat16 instructions (AVX512-BF16, AMX) and on recent GPUs (bench/precision.py). The
+heads, whose outputs meet a loss or a sample, compute in float32 under either."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,9 @@ class VisionConfig:
     """Frames mixed in memory when shuffling across episodes (the data set never is loaded)."""
     seed: int = 0
     """Seeds the weights, the shuffling and the sampling noise of training."""
+    precision: str | None = None
+    """None: V computes in float32; "bfloat16": its convolutions compute in bfloat16, its
+    weights and heads stay float32 (`PRECISIONS`)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,9 @@ class MemoryConfig:
     them 10 times, since an episode ends once in hundreds of steps and a dream must end too."""
     seed: int = 0
     """Seeds the weights, the choice of training windows and the resampling of z."""
+    precision: str | None = None
+    """None: M computes in float32; "bfloat16": its LSTM computes in bfloat16, its weights and
+    heads stay float32 (`PRECISIONS`)."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +276,13 @@ class Profile:
                 f"Profile {self.name!r} runs rounds 0 to {self.iteration.rounds} of iterative "
                 f"training, not round {self.round}; raise iteration.rounds to run more."
             )
+        for model in ("vision", "memory"):
+            precision = getattr(self, model).precision
+            if precision not in PRECISIONS:
+                raise ProfileError(
+                    f"{model}.precision is {precision!r}; choose one of "
+                    f"{', '.join(map(repr, PRECISIONS))} (None computes in float32)."
+                )
 
     @property
     def data_dir(self) -> Path:

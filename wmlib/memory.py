@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 
 from wmlib import training
+from wmlib.config import PRECISIONS
 from wmlib.errors import WorldModelsError
 from wmlib.files import load_latents, read_episode_arrays
 from wmlib.mixture import MixtureDensityHead, gmm_log_likelihood, sample
@@ -34,16 +35,19 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
         mixtures=5,
         seed=0,
         done_weight=1.0,
+        precision=None,
         **kwargs,
     ):
         super().__init__(("loss", "nll", "done"), **kwargs)
         self.latent_size, self.action_size = latent_size, action_size
         self.hidden_units, self.mixtures, self.seed = hidden_units, mixtures, seed
-        self.done_weight = done_weight
+        self.done_weight, self.precision = done_weight, precision
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.lstm = keras.layers.LSTM(hidden_units, return_sequences=True, return_state=True)
-        self.head = MixtureDensityHead(latent_size, mixtures)
-        self.done_head = keras.layers.Dense(1)
+        self.lstm = keras.layers.LSTM(
+            hidden_units, return_sequences=True, return_state=True, dtype=PRECISIONS[precision]
+        )
+        self.head = MixtureDensityHead(latent_size, mixtures, dtype="float32")
+        self.done_head = keras.layers.Dense(1, dtype="float32")
 
     def call(self, inputs, initial_state=None, training=False):
         """[z, a] sequences (batch, time, latent + action) → (mixture, done logits, final state)."""
@@ -72,8 +76,9 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
         return nll + done_loss, nll, done_loss
 
     def get_config(self):
-        sizes = ("latent_size", "action_size", "hidden_units", "mixtures", "seed", "done_weight")
-        return {**super().get_config(), **{name: getattr(self, name) for name in sizes}}
+        names = ("latent_size", "action_size", "hidden_units", "mixtures", "seed", "done_weight")
+        names += ("precision",)
+        return {**super().get_config(), **{name: getattr(self, name) for name in names}}
 
     def initial_state(self, batch_size: int):
         """Zero hidden and cell states for `batch_size` parallel sequences."""
@@ -92,10 +97,10 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
 
     def remember(self, z, action, state):
         """The LSTM's cell alone: (z_t, a_t, (h, c)) → (h', c'), without the heads' predictions
-        (all the agent needs, inside its own compiled step)."""
+        (all the agent needs, inside its own compiled step); float32 under any `precision`."""
         inputs = tf.concat([tf.cast(z, tf.float32), tf.cast(action, tf.float32)], axis=-1)
         h, (_, c) = self.lstm.cell(inputs, list(state))
-        return h, c
+        return tf.cast(h, tf.float32), tf.cast(c, tf.float32)
 
     def predict_next(self, z, action, state, temperature: float, rng: np.random.Generator):
         """Sample z_{t+1} at a temperature: (z_t, a_t, state) → (z_{t+1}, P(done), state')."""
@@ -117,6 +122,7 @@ def build_mdnrnn(config, latent_size: int, action_size: int) -> MDNRNN:
         config.mixtures,
         config.seed,
         config.done_weight,
+        config.precision,
     )
     model(tf.zeros((1, 2, latent_size + action_size)))
     model.compile(

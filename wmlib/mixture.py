@@ -51,7 +51,7 @@ class MixtureDensityHead(keras.layers.Layer):
     def __init__(self, output_size: int, mixtures: int, **kwargs):
         super().__init__(**kwargs)
         self.output_size, self.mixtures = output_size, mixtures
-        self.dense = keras.layers.Dense(output_size * mixtures * 3)
+        self.dense = keras.layers.Dense(output_size * mixtures * 3, dtype=self.dtype_policy)
 
     def call(self, features):
         parameters = self.dense(features)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from wmlib import training
-from wmlib.config import VisionConfig
+from wmlib.config import PRECISIONS, VisionConfig
 from wmlib.errors import WorldModelsError
 from wmlib.files import FRAME_SHAPE
 from wmlib.runtime import keras, on_gpu, tf
@@ -47,26 +47,36 @@ class Sampling(training.SavesSeedState, keras.layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-def build_encoder(latent_size: int = 32) -> keras.Model:
-    """Frames in [0, 1] (64×64×3) → (μ, log σ²), each of size `latent_size`."""
+def build_encoder(latent_size: int = 32, dtype: str = "float32") -> keras.Model:
+    """Frames in [0, 1] (64×64×3) → (μ, log σ²), each of size `latent_size`.
+
+    `dtype` is the Keras dtype policy of the convolutions; the two heads compute in float32.
+    """
     frames = keras.Input(FRAME_SHAPE, name="frames")
     x = frames
     for filters in (32, 64, 128, 256):
-        x = keras.layers.Conv2D(filters, 4, strides=2, activation="relu")(x)
-    x = keras.layers.Flatten()(x)
-    mean = keras.layers.Dense(latent_size, name="mean")(x)
-    log_variance = keras.layers.Dense(latent_size, name="log_variance")(x)
+        x = keras.layers.Conv2D(filters, 4, strides=2, activation="relu", dtype=dtype)(x)
+    x = keras.layers.Flatten(dtype=dtype)(x)
+    mean = keras.layers.Dense(latent_size, name="mean", dtype="float32")(x)
+    log_variance = keras.layers.Dense(latent_size, name="log_variance", dtype="float32")(x)
     return keras.Model(frames, [mean, log_variance], name="encoder")
 
 
-def build_decoder(latent_size: int = 32) -> keras.Model:
-    """z → frames in [0, 1] (64×64×3), through a 1×1×1024 map grown by transposed convolutions."""
+def build_decoder(latent_size: int = 32, dtype: str = "float32") -> keras.Model:
+    """z → frames in [0, 1] (64×64×3), through a 1×1×1024 map grown by transposed convolutions.
+
+    `dtype` is the Keras dtype policy of every layer but the last, which computes in float32.
+    """
     z = keras.Input((latent_size,), name="z")
-    x = keras.layers.Dense(1024)(z)
-    x = keras.layers.Reshape((1, 1, 1024))(x)
+    x = keras.layers.Dense(1024, dtype=dtype)(z)
+    x = keras.layers.Reshape((1, 1, 1024), dtype=dtype)(x)
     for filters, kernel in ((128, 5), (64, 5), (32, 6)):
-        x = keras.layers.Conv2DTranspose(filters, kernel, strides=2, activation="relu")(x)
-    frames = keras.layers.Conv2DTranspose(3, 6, strides=2, activation="sigmoid", name="frames")(x)
+        x = keras.layers.Conv2DTranspose(
+            filters, kernel, strides=2, activation="relu", dtype=dtype
+        )(x)
+    frames = keras.layers.Conv2DTranspose(
+        3, 6, strides=2, activation="sigmoid", name="frames", dtype="float32"
+    )(x)
     return keras.Model(z, frames, name="decoder")
 
 
@@ -95,14 +105,22 @@ def vae_loss(frames, reconstructions, mean, log_variance, kl_floor: float):
 class ConvVAE(training.LossTermsModel):
     """V: encoder, sampling and decoder, trained by `fit` on (total, reconstruction, KL)."""
 
-    def __init__(self, latent_size: int = 32, kl_tolerance: float = 0.5, seed: int = 0, **kwargs):
+    def __init__(
+        self,
+        latent_size: int = 32,
+        kl_tolerance: float = 0.5,
+        seed: int = 0,
+        precision: str | None = None,
+        **kwargs,
+    ):
         super().__init__(("loss", "reconstruction", "kl"), **kwargs)
         self.latent_size = latent_size
         self.kl_tolerance = kl_tolerance
         self.seed = seed
-        self.encoder = build_encoder(latent_size)
-        self.decoder = build_decoder(latent_size)
-        self.sampling = Sampling(seed)
+        self.precision = precision
+        self.encoder = build_encoder(latent_size, PRECISIONS[precision])
+        self.decoder = build_decoder(latent_size, PRECISIONS[precision])
+        self.sampling = Sampling(seed, dtype="float32")
 
     @property
     def kl_floor(self) -> float:
@@ -125,6 +143,7 @@ class ConvVAE(training.LossTermsModel):
             "latent_size": self.latent_size,
             "kl_tolerance": self.kl_tolerance,
             "seed": self.seed,
+            "precision": self.precision,
         }
 
 
@@ -133,7 +152,7 @@ def build_vae(config: VisionConfig) -> ConvVAE:
 
     XLA compilation is used only on a GPU: on this project's CPUs it made training twice slower.
     """
-    vae = ConvVAE(config.latent_size, config.kl_tolerance, config.seed)
+    vae = ConvVAE(config.latent_size, config.kl_tolerance, config.seed, config.precision)
     vae(tf.zeros((1, *FRAME_SHAPE)))
     vae.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
