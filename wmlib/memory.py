@@ -16,6 +16,11 @@ from wmlib.mixture import MixtureDensityHead, gmm_log_likelihood, sample
 from wmlib.runtime import keras, tf
 
 
+def as_float32(*tensors) -> tuple:
+    """The tensors in float32: M's memory leaves it so under any `precision`."""
+    return tuple(tf.cast(tensor, tf.float32) for tensor in tensors)
+
+
 @keras.saving.register_keras_serializable(package="wmlib")
 class MDNRNN(training.SavesSeedState, training.LossTermsModel):
     """M: an LSTM over [z_t, a_t] with a mixture head per latent dimension for z_{t+1} (chapter 5).
@@ -52,7 +57,7 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
     def call(self, inputs, initial_state=None, training=False):
         """[z, a] sequences (batch, time, latent + action) → (mixture, done logits, final state)."""
         hidden, h, c = self.lstm(inputs, initial_state=initial_state, training=training)
-        return self.head(hidden), self.done_head(hidden)[..., 0], (h, c)
+        return self.head(hidden), self.done_head(hidden)[..., 0], as_float32(h, c)
 
     def loss_terms(self, batch, training: bool):
         """(total, mixture NLL, done cross-entropy) on a batch of encoded sequences.
@@ -100,7 +105,7 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
         (all the agent needs, inside its own compiled step); float32 under any `precision`."""
         inputs = tf.concat([tf.cast(z, tf.float32), tf.cast(action, tf.float32)], axis=-1)
         h, (_, c) = self.lstm.cell(inputs, list(state))
-        return tf.cast(h, tf.float32), tf.cast(c, tf.float32)
+        return as_float32(h, c)
 
     def predict_next(self, z, action, state, temperature: float, rng: np.random.Generator):
         """Sample z_{t+1} at a temperature: (z_t, a_t, state) → (z_{t+1}, P(done), state')."""
