@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from wmlib import config, memory, training, vision
+from wmlib import config, memory, pipeline, training, vision
 from wmlib.runtime import tf
 
 MEMORY = config.MemoryConfig(hidden_units=16, mixtures=3)
@@ -91,3 +91,18 @@ def test_a_precision_that_is_not_one_is_named_with_the_choices(model):
     section = dataclasses.replace(getattr(profile, model), precision="float16")
     with pytest.raises(config.ProfileError, match=rf"{model}\.precision is 'float16'.*'bfloat16'"):
         dataclasses.replace(profile, **{model: section})
+
+
+def test_trained_in_bfloat16_v_and_m_are_saved_to_compute_in_float32(tiny_profile):
+    profile = dataclasses.replace(
+        tiny_profile,
+        vision=dataclasses.replace(tiny_profile.vision, batch_size=4, precision="bfloat16"),
+        memory=dataclasses.replace(tiny_profile.memory, precision="bfloat16", training_steps=2),
+    )
+    vae, mdnrnn = pipeline.ensure_vae(profile, workers=1), pipeline.ensure_mdnrnn(profile)
+    for model, folder in ((vae, pipeline.vae_dir(profile)), (mdnrnn, pipeline.mdnrnn_dir(profile))):
+        assert model.precision is None and compute_dtypes(model) == {"float32"}
+        checkpoint = training.load_model(folder / "checkpoint.keras")
+        assert checkpoint.precision == "bfloat16"
+        for saved, trained in zip(model.get_weights(), checkpoint.get_weights(), strict=True):
+            np.testing.assert_array_equal(saved, trained)

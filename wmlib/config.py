@@ -21,10 +21,11 @@ PROFILE_NAMES = ("ci", "small", "paper")
 TASK_VARIABLE = "WM_TASK"
 DEFAULT_TASK = "carracing"
 PRECISIONS = {None: "float32", "bfloat16": "mixed_bfloat16"}
-"""Each value of a model's `precision` setting and the Keras dtype policy of the model's body
-under it. With "bfloat16" the body computes in bfloat16 and keeps float32 weights: faster on a
-CPU with bfloat16 instructions (AVX512-BF16, AMX) and on recent GPUs (bench/precision.py). The
-heads, whose outputs meet a loss or a sample, compute in float32 under either."""
+"""Each value of a model's `precision` setting and the Keras dtype policy its body trains under.
+With "bfloat16" the body computes in bfloat16 and keeps float32 weights: faster training on a CPU
+with bfloat16 instructions (AVX512-BF16, AMX) and on recent GPUs (bench/precision.py). The heads,
+whose outputs meet a loss or a sample, compute in float32 under either, and a trained model is
+saved to compute in float32 (`training.save_for_use`)."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ class VisionConfig:
     seed: int = 0
     """Seeds the weights, the shuffling and the sampling noise of training."""
     precision: str | None = None
-    """None: V computes in float32; "bfloat16": its convolutions compute in bfloat16, its
-    weights and heads stay float32 (`PRECISIONS`)."""
+    """None: V trains in float32; "bfloat16": its convolutions compute in bfloat16 while it
+    trains, its weights and heads in float32 (`PRECISIONS`); the trained V computes in float32."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ class MemoryConfig:
     seed: int = 0
     """Seeds the weights, the choice of training windows and the resampling of z."""
     precision: str | None = None
-    """None: M computes in float32; "bfloat16": its LSTM computes in bfloat16, its weights and
-    heads stay float32 (`PRECISIONS`)."""
+    """None: M trains in float32; "bfloat16": its LSTM computes in bfloat16 while it trains,
+    its weights and heads in float32 (`PRECISIONS`); the trained M computes in float32."""
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def ensure_vae(profile: config.Profile | None = None, workers: int = 0):
             validation_data=frame_store.frame_dataset(validation, settings, shuffle=False),
             validation_steps=-(-validation_frames // settings.batch_size),
         )
-        training.save_atomically(vae, model_path)
+        training.save_for_use(vae, model_path)
         frame_store.remove_frame_store(store)
         return {"training_frames": frames, "validation_episodes": len(validation), **history[-1]}
 
@@ -220,7 +220,7 @@ def ensure_mdnrnn(profile: config.Profile | None = None, workers: int = 0):
             ),
             validation_steps=-(-len(validation) // settings.batch_size),
         )
-        training.save_atomically(model, model_path)
+        training.save_for_use(model, model_path)
         return {"training_episodes": len(train), "steps_per_epoch": steps_per_epoch, **history[-1]}
 
     budget = ("iteration.memory_training_steps",) if profile.round else ("memory.training_steps",)
