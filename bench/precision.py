@@ -20,6 +20,8 @@ from wmlib import agent, config, memory, vision
 from wmlib.env import task
 from wmlib.runtime import device, tf
 
+tf.get_logger().setLevel("ERROR")  # each round builds new agents, whose first calls TF calls retracing
+
 LATENT, ACTIONS = 64, 1
 
 

@@ -11,6 +11,7 @@ from wmlib.lstm import run_lstm
 from wmlib.runtime import keras, tf
 
 TINY = config.MemoryConfig(hidden_units=16, mixtures=3, sequence_length=6, batch_size=2)
+SEQUENCE = ("mean", "log_variance", "actions")
 
 
 def test_hand_written_lstm_equals_keras():
@@ -301,3 +302,19 @@ def test_a_dream_refuses_an_action_of_the_wrong_shape(model):
     dream.reset()
     with pytest.raises(memory.ActionError, match=r"\(count, action size\) = \(1, 3\).*\(3,\)"):
         dream.step(np.zeros(3, np.float32))
+
+
+def test_evaluation_batches_hold_the_start_of_every_episode_in_order_padded_and_masked():
+    rng = np.random.default_rng(4)
+    sequences = []
+    for steps in (9, 4, 12):
+        sequence = {name: rng.normal(size=(steps, 2)).astype(np.float32) for name in SEQUENCE}
+        sequences.append({**sequence, "done": np.zeros(steps, np.float32)})
+    batches = list(memory.evaluation_batches(sequences, sequence_length=7, batch_size=2))
+    assert [len(batch[0]) for batch in batches] == [2, 1]
+    means = np.concatenate([batch[0] for batch in batches])
+    masks = np.concatenate([batch[-1] for batch in batches])
+    np.testing.assert_array_equal(means[0], sequences[0]["mean"][:8])
+    np.testing.assert_array_equal(means[1, :4], sequences[1]["mean"])
+    np.testing.assert_array_equal(means[1, 4:], 0.0)
+    np.testing.assert_array_equal(masks.sum(axis=1), [8, 4, 8])
