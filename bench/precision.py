@@ -20,7 +20,7 @@ from wmlib import agent, config, memory, vision
 from wmlib.env import task
 from wmlib.runtime import device, tf
 
-tf.get_logger().setLevel("ERROR")  # each round builds new agents, whose first calls TF calls retracing
+tf.get_logger().setLevel("ERROR")  # new agents every round: TF would warn of retracing
 
 LATENT, ACTIONS = 64, 1
 

@@ -21,11 +21,9 @@ PROFILE_NAMES = ("ci", "small", "paper")
 TASK_VARIABLE = "WM_TASK"
 DEFAULT_TASK = "carracing"
 PRECISIONS = {None: "float32", "bfloat16": "mixed_bfloat16"}
-"""Each value of a model's `precision` setting and the Keras dtype policy its body trains under.
-With "bfloat16" the body computes in bfloat16 and keeps float32 weights: faster training on a CPU
-with bfloat16 instructions (AVX512-BF16, AMX) and on recent GPUs (bench/precision.py). The heads,
-whose outputs meet a loss or a sample, compute in float32 under either, and a trained model is
-saved to compute in float32 (`training.save_for_use`)."""
+"""A model's `precision` setting → the Keras dtype policy its body trains under; in bfloat16, with
+float32 weights, faster on CPUs with AVX512-BF16 or AMX and on recent GPUs (bench/precision.py).
+Heads compute in float32, and a trained model is saved to compute in float32 (`training`)."""
 
 
 @dataclass(frozen=True)
@@ -280,10 +278,8 @@ class Profile:
         for model in ("vision", "memory"):
             precision = getattr(self, model).precision
             if precision not in PRECISIONS:
-                raise ProfileError(
-                    f"{model}.precision is {precision!r}; choose one of "
-                    f"{', '.join(map(repr, PRECISIONS))} (None computes in float32)."
-                )
+                choices = ", ".join(map(repr, PRECISIONS))
+                raise ProfileError(f"{model}.precision is {precision!r}; choose one of {choices}.")
 
     @property
     def data_dir(self) -> Path:
