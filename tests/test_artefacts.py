@@ -124,3 +124,18 @@ def test_partial_files_left_by_a_killed_write_are_removed_when_a_build_starts(tm
         (tmp_path / name).write_bytes(b"half a file")
     artefacts.build(tmp_path, "ci", SETTINGS, make_summary([]))
     assert not list(tmp_path.glob("*partial*"))
+
+
+def test_a_build_killed_midway_keeps_the_time_it_had_taken(tmp_path, monkeypatch):
+    monkeypatch.setattr(artefacts, "TIME_KEEPING_SECONDS", 0.05)
+
+    def killed_make():
+        time.sleep(0.5)
+        raise KeyboardInterrupt  # like a kill, it leaves only what was already on disk
+
+    with pytest.raises(KeyboardInterrupt):
+        artefacts.build(tmp_path, "ci", SETTINGS, killed_make)
+    interrupted = artefacts.read_manifest(tmp_path)
+    assert not interrupted["complete"] and interrupted["seconds"] >= 0.4
+    resumed = artefacts.build(tmp_path, "ci", SETTINGS, make_summary([]))
+    assert resumed["complete"] and resumed["seconds"] >= interrupted["seconds"]

@@ -1,14 +1,14 @@
 """The artefact cache's bookkeeping: manifests, and when an artefact on disk may be reused.
 
 Every artefact folder holds a `manifest.json` with the profile, the settings it was built with,
-the library version, the machine, the time the build took, a build id, and the build ids of the
-artefacts it was built from, written atomically like everything else. An artefact is reused when
-its settings are the active profile's and its inputs are the ones it was built from; resumed
-when its build was interrupted, or when only its own budget grew (more generations, more
-episodes); and refused, with the fix, when anything else differs. One run at a time builds an
-artefact: a second waits for the first (a lock on the folder). In Colab, the artefacts of a
-published profile (`small`) come from its release (`wmlib.release`): the first artefact of a task
-looked at here downloads all of that task's, which are then reused as they are.
+the library version, the machine, the time the build took (killed runs' included), a build id,
+and the build ids of the artefacts it was built from, written atomically like everything else.
+An artefact is reused when its settings are the active profile's and its inputs are the ones it
+was built from; resumed when its build was interrupted, or when only its own budget grew (more
+generations, more episodes); and refused, with the fix, when anything else differs. One run at a
+time builds an artefact: a second waits for the first (a lock on the folder). In Colab, the
+artefacts of a published profile (`small`) come from its release (`wmlib.release`): the first
+artefact of a task looked at here downloads all of that task's, then reused as they are.
 """
 
 import contextlib
@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,6 +39,8 @@ MANIFEST_FIELDS = {
 }
 """What every manifest holds, with its type; a file without them is not a manifest."""
 LOCK = ".lock"
+TIME_KEEPING_SECONDS = 30.0
+"""How often a build in progress writes the seconds it has taken into its manifest."""
 
 
 class ArtefactMismatchError(WorldModelsError, RuntimeError):
@@ -182,6 +185,31 @@ def locked(directory: Path) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def stopwatch(directory: Path, manifest: dict) -> Iterator[Callable[[], float]]:
+    """Yield a clock of the seconds the artefact has taken: those of earlier, interrupted runs
+    (`manifest["seconds"]`) and this run's. Until the block ends, a thread writes them into the
+    manifest every `TIME_KEEPING_SECONDS`, so that a build killed midway and resumed reports
+    what it cost in all, not only its last part."""
+    start, earlier = time.perf_counter(), manifest["seconds"]
+    stopped = threading.Event()
+
+    def seconds() -> float:
+        return round(earlier + time.perf_counter() - start, 1)
+
+    def keep_time() -> None:
+        while not stopped.wait(TIME_KEEPING_SECONDS):
+            write_manifest(directory, {**manifest, "seconds": seconds()})
+
+    keeper = threading.Thread(target=keep_time, daemon=True)
+    keeper.start()
+    try:
+        yield seconds
+    finally:
+        stopped.set()
+        keeper.join()
+
+
 def build(
     directory: Path,
     profile_name: str,
@@ -217,13 +245,13 @@ def build(
             "inputs": build_ids(inputs),
         }
         write_manifest(directory, manifest)
-        start = time.perf_counter()
-        summary = make()
+        with stopwatch(directory, manifest) as seconds:
+            summary = make()
         if grown or "build" not in manifest:
             manifest["build"] = uuid.uuid4().hex  # a new build; one resumed unchanged keeps its id
         manifest.update(
             complete=True,
-            seconds=round(manifest["seconds"] + time.perf_counter() - start, 1),
+            seconds=seconds(),
             machine=f"{platform.machine()}, {os.cpu_count()} cores",
             finished=time.strftime("%Y-%m-%d %H:%M:%S"),
             summary=summary,

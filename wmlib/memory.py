@@ -81,8 +81,15 @@ class MDNRNN(training.SavesSeedState, training.LossTermsModel):
         return nll + done_loss, nll, done_loss
 
     def get_config(self):
-        names = ("latent_size", "action_size", "hidden_units", "mixtures", "seed", "done_weight")
-        names += ("precision",)
+        names = (
+            "latent_size",
+            "action_size",
+            "hidden_units",
+            "mixtures",
+            "seed",
+            "done_weight",
+            "precision",
+        )
         return {**super().get_config(), **{name: getattr(self, name) for name in names}}
 
     def initial_state(self, batch_size: int):
@@ -210,7 +217,7 @@ def evaluation_batches(sequences, sequence_length: int, batch_size: int) -> tf.d
 
     Held in memory as tensors: Keras makes a new iterator over the validation data every epoch,
     and one over a Python generator stalled M's training 7–10 s in every second or third epoch
-    (Take Cover at `small`: a fifth of M's time; none in the same epochs from tensors).
+    (Take Cover at `small`: over a quarter of M's time; none in the same epochs from tensors).
     """
     count = len(sequences)
     windows = _window_batch(sequences, range(count), [0] * count, sequence_length + 1)
