@@ -115,7 +115,7 @@ PROFILES = {
         ),
         "small": Profile(
             name="small",
-            description="about 2.5 hours on 2 cores; the published book",
+            description="about 2.3 hours on 2 cores; the published book",
             task="doom",
             rollouts=RolloutConfig(episodes=500, max_steps=DOOM_STEPS, policy="held_random"),
             comparison_episodes=100,

@@ -34,10 +34,10 @@ def save_atomically(model: keras.Model, path: Path) -> None:
 def save_for_use(model: keras.Model, path: Path) -> None:
     """Save a trained model as the library uses it: computing in float32, whatever `precision`
     it trained in (its weights are float32 under any). bfloat16 speeds training on a CPU with
-    bfloat16 instructions, but the agent's XLA-compiled step runs it slower there (1.46× per step
-    in bench/precision.py, 2.5× per round of Take Cover's episodes); and so the agent and the
-    dreams compute as in float32. The model computes in float32 from then on; its checkpoint
-    keeps the precision it trains in."""
+    bfloat16 instructions, but the agent's XLA-compiled step runs it slower there
+    (bench/precision.py; Take Cover's round of 500 episodes took 2.5 times as long); and so the
+    agent and the dreams compute as in float32. The model computes in float32 from then on; its
+    checkpoint keeps the precision it trains in."""
     if model.precision is not None:
         for layer in model._flatten_layers():
             layer.dtype_policy = "float32"
