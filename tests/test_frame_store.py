@@ -81,6 +81,19 @@ def test_the_store_holds_every_frame_of_every_episode_in_order(tmp_path):
         np.testing.assert_array_equal(frames, files.load_episode(episode).observations)
 
 
+def test_episodes_of_the_same_name_in_two_rounds_keep_their_own_frames(tmp_path):
+    first = synthetic_episodes(tmp_path / "episodes", 2, steps=5)
+    later = synthetic_episodes(tmp_path / "round_1" / "episodes", 1, steps=7)
+    episodes = [*first, *later]
+    stored = frame_store.write_frame_store(episodes, tmp_path / "frames")
+    assert first[0].name == later[0].name and len(set(stored)) == 3
+    for episode, path in zip(episodes, stored, strict=True):
+        frames = np.fromfile(path, np.uint8).reshape(-1, 64, 64, 3)
+        np.testing.assert_array_equal(frames, files.load_episode(episode).observations)
+    one_pass = frame_store.frame_dataset(stored, TINY, shuffle=False)
+    assert sum(len(batch) for batch in one_pass) == files.count_steps(episodes)
+
+
 def test_an_unshuffled_pass_gives_each_frame_once_as_floats(tmp_path):
     stored = stored_episodes(tmp_path, 3, steps=4)
     settings = dataclasses.replace(TINY, batch_size=5)

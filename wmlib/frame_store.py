@@ -14,6 +14,7 @@ a cache for V's training and is deleted once V is trained: it takes 12 kB a fram
 """
 
 import functools
+import hashlib
 import math
 import shutil
 from pathlib import Path
@@ -36,8 +37,12 @@ FRAME_BYTES = math.prod(FRAME_SHAPE)
 
 
 def store_path(directory: Path, episode: Path) -> Path:
-    """Where the frames of the episode file `episode` are stored in `directory`."""
-    return Path(directory) / f"{Path(episode).stem}.frames"
+    """Where the frames of the episode file `episode` are stored in `directory`: named after the
+    file's whole path, since every round of iterative training numbers its episodes from 0, and
+    one file per name would keep only one round's frames of each number."""
+    episode = Path(episode)
+    digest = hashlib.blake2b(str(episode.resolve()).encode(), digest_size=6).hexdigest()
+    return Path(directory) / f"{episode.stem}_{digest}.frames"
 
 
 def write_frame_store(episodes: list[Path], directory: Path) -> list[Path]:
