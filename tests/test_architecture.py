@@ -83,7 +83,7 @@ def test_imports_only_go_down(path):
 
 LONGEST = 320
 """Lines a module may have, beyond which it holds more than one idea."""
-LONGER = {"config": 330}
+LONGER = {"config": 340}
 """Modules allowed more: the settings, one dataclass per stage, are mostly their docstrings."""
 
 

@@ -9,7 +9,7 @@ import pytest
 from command_line import run_wmlib
 from PIL import Image
 
-from wmlib import config, controller, dream, files, memory, pipeline, rollouts, stages
+from wmlib import config, controller, dream, files, memory, pipeline, rollouts, stages, vision
 from wmlib.env import doom
 
 CI = config.get("ci", "doom")
@@ -19,6 +19,13 @@ DOOM_SHRUNK = [
     *("--control.evaluation_episodes", "2", "--control.evaluation_steps", "30"),
 ]
 """Doom's ci profile shrunk further, so that its whole pipeline runs in about a minute."""
+SHRUNK = dataclasses.replace(
+    CI,
+    rollouts=dataclasses.replace(CI.rollouts, episodes=3, max_steps=40),
+    vision=dataclasses.replace(CI.vision, batch_size=8),
+    control=dataclasses.replace(CI.control, evaluation_episodes=2, evaluation_steps=30),
+)
+"""The profile `DOOM_SHRUNK` sets, to read what it built."""
 
 
 @pytest.fixture(scope="module")
@@ -213,20 +220,14 @@ def test_all_builds_the_doom_stages_and_only_them(built_doom):
 def test_the_temperatures_are_each_scored_in_the_dream_and_in_the_game(built_doom, monkeypatch):
     data, _ = built_doom
     monkeypatch.setenv("WM_DATA", str(data))
-    shrunk = dataclasses.replace(
-        CI,
-        rollouts=dataclasses.replace(CI.rollouts, episodes=3, max_steps=40),
-        vision=dataclasses.replace(CI.vision, batch_size=8),
-        control=dataclasses.replace(CI.control, evaluation_episodes=2, evaluation_steps=30),
-    )
-    found = pipeline.ensure_temperatures(shrunk)
+    found = pipeline.ensure_temperatures(SHRUNK)
     assert list(found) == list(CI.dream.temperatures)
     for result in found.values():
         assert len(result["real"]) == 2 and len(result["dream"]) == 2
         assert result["parameters"].shape == (1088,)
         assert np.all(result["real"] >= 1) and np.all(result["real"] <= 30)
         assert np.all(result["dream"] >= 1) and np.all(result["dream"] <= CI.dream.steps)
-    manifest = json.loads((pipeline.temperatures_dir(shrunk) / "manifest.json").read_text())
+    manifest = json.loads((pipeline.temperatures_dir(SHRUNK) / "manifest.json").read_text())
     assert manifest["summary"]["temperatures"] == list(CI.dream.temperatures)
 
 
@@ -261,6 +262,29 @@ def test_a_later_rounds_v_fine_tunes_on_a_sample_of_every_rounds_episodes(built_
     assert pipeline.model.sample_episodes(training, 10**6, seed=0) == training
     vision = json.loads((doom / "round_1" / "vae" / "manifest.json").read_text())["summary"]
     assert budget <= vision["training_frames"] < files.count_steps(training)
+
+
+def test_m_also_learns_every_training_episode_mirrored_left_to_right(built_doom, monkeypatch):
+    monkeypatch.setenv("WM_DATA", str(built_doom[0]))
+    first = pipeline.ensure_latents(SHRUNK)[0]
+    mirrored = files.load_latents(pipeline.model.mirrored_path(first))
+    episode = files.load_episode(pipeline.episodes_dir(SHRUNK) / first.name)
+    mean, _ = vision.encode(pipeline.ensure_vae(SHRUNK), episode.observations[:, :, ::-1])
+    np.testing.assert_allclose(mirrored["mean"], mean, atol=1e-5)
+    np.testing.assert_array_equal(mirrored["actions"], -episode.actions)
+    training, held_out = pipeline.memory_sequences(SHRUNK)
+    assert len(training) == 2 * 2 and len(held_out) == 1  # 3 episodes, 1 held out, 2 mirrored
+    np.testing.assert_array_equal(training[2]["actions"], -training[0]["actions"])
+    np.testing.assert_array_equal(training[2]["done"], training[0]["done"])
+
+
+def test_mirroring_is_refused_where_the_world_is_not_symmetric_and_unknown_ones_anywhere():
+    carracing = config.get("ci")
+    mirrored = dataclasses.replace(carracing.memory, augmentation="mirror")
+    with pytest.raises(config.ProfileError, match="'carracing' is not left–right symmetric"):
+        pipeline.model.mirror_action(dataclasses.replace(carracing, memory=mirrored))
+    with pytest.raises(config.ProfileError, match="memory.augmentation is 'flip'; choose one"):
+        dataclasses.replace(CI, memory=dataclasses.replace(CI.memory, augmentation="flip"))
 
 
 def test_the_video_shrinks_dooms_screens_and_keeps_every_sixth(built_doom):

@@ -24,6 +24,8 @@ PRECISIONS = {None: "float32", "bfloat16": "mixed_bfloat16"}
 """A model's `precision` setting → the Keras dtype policy its body trains under; in bfloat16, with
 float32 weights, faster on CPUs with AVX512-BF16 or AMX and on recent GPUs (bench/precision.py).
 Heads compute in float32, and a trained model is saved to compute in float32 (`training`)."""
+AUGMENTATIONS = (None, "mirror")
+"""What M may learn beside the recorded episodes (`MemoryConfig.augmentation`)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,9 @@ class MemoryConfig:
     precision: str | None = None
     """None: M trains in float32; "bfloat16": its LSTM computes in bfloat16 while it trains,
     its weights and heads in float32 (`PRECISIONS`); the trained M computes in float32."""
+    augmentation: str | None = None
+    """None: M learns the recorded episodes; "mirror": each training episode also mirrored left
+    to right (frames flipped, actions by `Task.mirror_action`), for a left–right symmetric task."""
 
 
 @dataclass(frozen=True)
@@ -275,11 +280,14 @@ class Profile:
                 f"Profile {self.name!r} runs rounds 0 to {self.iteration.rounds} of iterative "
                 f"training, not round {self.round}; raise iteration.rounds to run more."
             )
-        for model in ("vision", "memory"):
-            precision = getattr(self, model).precision
-            if precision not in PRECISIONS:
-                choices = ", ".join(map(repr, PRECISIONS))
-                raise ProfileError(f"{model}.precision is {precision!r}; choose one of {choices}.")
+        for name, value, choices in (
+            ("vision.precision", self.vision.precision, PRECISIONS),
+            ("memory.precision", self.memory.precision, PRECISIONS),
+            ("memory.augmentation", self.memory.augmentation, AUGMENTATIONS),
+        ):
+            if value not in choices:
+                listed = ", ".join(map(repr, choices))
+                raise ProfileError(f"{name} is {value!r}; choose one of {listed}.")
 
     @property
     def data_dir(self) -> Path:

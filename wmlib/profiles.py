@@ -96,7 +96,9 @@ PROFILES = {
             comparison_episodes=2,
             iteration=replace(CI_ITERATION, vision_frames=60),
             vision=VisionConfig(latent_size=64, epochs=1),
-            memory=DOOM_MEMORY(sequence_length=100, batch_size=4, training_steps=20),
+            memory=DOOM_MEMORY(
+                sequence_length=100, batch_size=4, training_steps=20, augmentation="mirror"
+            ),
             control=DOOM_CONTROL(
                 mean_evaluation_interval=1,
                 evaluation_episodes=2,
@@ -115,7 +117,7 @@ PROFILES = {
         ),
         "small": Profile(
             name="small",
-            description="about 2.3 hours on 2 cores; the published book",
+            description="about 2 hours on 2 cores; the published book",
             task="doom",
             rollouts=RolloutConfig(episodes=500, max_steps=DOOM_STEPS, policy="held_random"),
             comparison_episodes=100,

@@ -68,6 +68,11 @@ class Task:
     Cover's +1 a tic), which a dream pays as it is; None when a dream needs M's learned reward
     head (CarRacing)."""
 
+    mirror_action: Callable[[np.ndarray], np.ndarray] | None = None
+    """Actions as M sees them → the same play's actions mirrored left to right, for a task whose
+    world is left–right symmetric, so that a flipped episode is one it could have recorded (Take
+    Cover's room); None for one that is not (CarRacing's tracks all run the same way round)."""
+
     def make_policy(self, name: str):
         """A new data policy called `name`, or a clear error listing the known names."""
         if name not in self.policies:

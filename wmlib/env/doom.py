@@ -197,4 +197,5 @@ TASK = Task(
     controller_bias=False,
     trained_in_dream=True,
     survival_reward=1.0,
+    mirror_action=np.negative,
 )

@@ -113,25 +113,57 @@ def latents_dir(profile: config.Profile | None = None) -> Path:
     return (profile or config.active()).data_dir / "latents"
 
 
+def mirrored_path(path: Path) -> Path:
+    """Where the left–right mirror of the encoded episode at `path` lives (memory.augmentation)."""
+    return path.with_name(f"{path.stem}_mirrored{path.suffix}")
+
+
+def mirror_action(profile: config.Profile):
+    """The task's `mirror_action` if M learns mirrored episodes, else None; a clear error for a
+    task whose world is not left–right symmetric."""
+    if profile.memory.augmentation != "mirror":
+        return None
+    mirror = get_task(profile.task).mirror_action
+    if mirror is None:
+        raise config.ProfileError(
+            f"memory.augmentation is 'mirror', but task {profile.task!r} is not left–right "
+            f"symmetric (its Task has no mirror_action); set memory.augmentation to None."
+        )
+    return mirror
+
+
 def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> list[Path]:
     """Paths of every episode (of every round so far) encoded by the round's V (μ, log σ² and
-    actions), encoding what is missing."""
+    actions), encoding what is missing; with `memory.augmentation` "mirror", each episode's
+    mirror too, its frames flipped left to right (`mirrored_path`)."""
     from wmlib import vision
 
     profile = profile or config.active()
     episode_paths = [path for paths in every_round_episodes(profile, workers) for path in paths]
     directory = latents_dir(profile)
     paths = [files.episode_path(directory, index) for index in range(len(episode_paths))]
+    mirror = mirror_action(profile)
+    written = paths + ([mirrored_path(path) for path in paths] if mirror else [])
     settings = _vision_settings(profile)
-    reopen_if_damaged(directory, settings, lambda: not all(path.exists() for path in paths))
+    if mirror:  # only then: the settings of latents encoded without it stay as they were written
+        settings["memory"] = {"augmentation": profile.memory.augmentation}
+    reopen_if_damaged(directory, settings, lambda: not all(path.exists() for path in written))
     vae = None if is_complete(directory) else ensure_vae(profile, workers)
+
+    def encode(target: Path, frames: np.ndarray, actions: np.ndarray) -> None:
+        mean, log_variance = vision.encode(vae, frames)
+        files.save_latents(target, mean, log_variance, actions)
 
     def make() -> dict:
         for source, target in tqdm(list(zip(episode_paths, paths, strict=True)), desc="latents"):
+            episode = None
             if not target.exists():
                 episode = files.load_episode(source)
-                mean, log_variance = vision.encode(vae, episode.observations)
-                files.save_latents(target, mean, log_variance, episode.actions)
+                encode(target, episode.observations, episode.actions)
+            if mirror and not mirrored_path(target).exists():
+                episode = episode or files.load_episode(source)
+                flipped = episode.observations[:, :, ::-1]
+                encode(mirrored_path(target), flipped, mirror(episode.actions))
         return {"episodes": len(paths)}
 
     inputs = round_inputs("episodes", episodes_dir, profile) | {"vae": vae_dir(profile)}
@@ -140,7 +172,8 @@ def ensure_latents(profile: config.Profile | None = None, workers: int = 0) -> l
 
 
 def memory_sequences(profile: config.Profile | None = None, workers: int = 0):
-    """(training, held-out) encoded episodes for M, split as V's episodes were.
+    """(training, held-out) encoded episodes for M, split as V's episodes were; with
+    `memory.augmentation` "mirror", the training episodes' mirrors join the training ones.
 
     The held-out episodes are new to both V and M; each episode is a dict of arrays
     (`wmlib.memory.load_sequences`).
@@ -152,13 +185,15 @@ def memory_sequences(profile: config.Profile | None = None, workers: int = 0):
     latent_paths = iter(ensure_latents(profile, workers))
     latent_rounds = [[next(latent_paths) for _ in paths] for paths in episode_rounds]
     fraction = profile.vision.validation_fraction
-    return tuple(
-        memory.load_sequences(latents, episodes)
-        for latents, episodes in zip(
-            split_rounds(latent_rounds, fraction),
-            split_rounds(episode_rounds, fraction),
-            strict=True,
-        )
+    (latents, held_out_latents), (episodes, held_out_episodes) = (
+        split_rounds(latent_rounds, fraction),
+        split_rounds(episode_rounds, fraction),
+    )
+    if mirror_action(profile):
+        latents, episodes = latents + [mirrored_path(path) for path in latents], episodes * 2
+    return (
+        memory.load_sequences(latents, episodes),
+        memory.load_sequences(held_out_latents, held_out_episodes),
     )
 
 
