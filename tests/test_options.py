@@ -2,6 +2,8 @@
 
 import argparse
 
+import pytest
+
 from wmlib import config, options
 
 CI = config.get("ci")
@@ -50,3 +52,18 @@ def test_a_setting_the_profile_leaves_at_none_reads_the_type_it_holds():
     assert vars(arguments)["iteration.vision_frames"] == 900
     assert vars(arguments)["z_only_generations"] == 4
     assert "--iteration.vision_frames INT" in parser.format_help()
+
+
+def test_none_unsets_a_setting_that_may_be_none_and_only_such_a_setting():
+    doom = config.get("small", "doom")
+    assert doom.memory.augmentation == "mirror"
+    parser = argparse.ArgumentParser()
+    options.add_setting_options(parser, doom)
+    arguments = parser.parse_args(["--memory.augmentation", "none", "--vision.precision", "None"])
+    assert vars(arguments)["memory.augmentation"] is None
+    assert vars(arguments)["vision.precision"] is None
+    unset = vars(parser.parse_args(["--iteration.vision_frames", "none"]))
+    assert unset["iteration.vision_frames"] is None
+    assert "'none' unsets it" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--control.generations", "none"])

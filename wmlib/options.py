@@ -53,22 +53,43 @@ def parse_numbers(text: str) -> tuple[float, ...]:
         ) from None
 
 
+def annotation_of(profile: Profile, name: str):
+    """The annotation of a setting's field (dotted name), such as `int | None`."""
+    section, _, inner = name.partition(".")
+    owner = getattr(profile, section) if inner else profile
+    return {field.name: field.type for field in dataclasses.fields(owner)}[inner or section]
+
+
+def may_be_none(profile: Profile, name: str) -> bool:
+    """Whether a setting may be left unset (its annotation admits None)."""
+    annotation = annotation_of(profile, name)
+    return isinstance(annotation, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
 def setting_type(profile: Profile, name: str) -> type:
     """The type a setting holds, from its field's annotation (`int | None` gives int), so that
     a setting whose profile leaves it at None still reads a value."""
-    section, _, inner = name.partition(".")
-    owner = getattr(profile, section) if inner else profile
-    annotation = {field.name: field.type for field in dataclasses.fields(owner)}[inner or section]
+    annotation = annotation_of(profile, name)
     if isinstance(annotation, types.UnionType):
         (annotation,) = (kind for kind in typing.get_args(annotation) if kind is not type(None))
     return typing.get_origin(annotation) or annotation
 
 
-def parser_of(kind: type):
-    """How to read a setting of this type from the command line."""
-    if kind is bool:
-        return parse_bool
-    return parse_numbers if kind is tuple else kind
+def or_none(parse):
+    """`parse`, reading 'none' as None: how a setting a profile sets is unset again."""
+
+    @functools.wraps(parse)  # argparse names the type in its errors: "invalid int value"
+    def parse_or_none(text: str):
+        return None if text.lower() == "none" else parse(text)
+
+    return parse_or_none
+
+
+def parser_of(kind: type, optional: bool = False):
+    """How to read a setting of this type from the command line; 'none' too if `optional`."""
+    parsers = {bool: parse_bool, tuple: parse_numbers}
+    parse = parsers.get(kind, kind)
+    return or_none(parse) if optional else parse
 
 
 def settings(profile: Profile) -> dict[str, tuple[object, str]]:
@@ -91,14 +112,15 @@ def add_setting_options(parser: argparse.ArgumentParser, profile: Profile) -> No
     """One `--section.field` option per setting, defaulting to the profile's value."""
     group = parser.add_argument_group(f"settings (defaults: profile {profile.name!r})")
     for name, (value, doc) in settings(profile).items():
-        kind = setting_type(profile, name)
+        kind, optional = setting_type(profile, name), may_be_none(profile, name)
+        unset = "; 'none' unsets it" if optional else ""
         group.add_argument(
             f"--{name}",
             dest=name,
-            type=parser_of(kind),
+            type=parser_of(kind, optional),
             default=value,
             metavar=kind.__name__.upper(),
-            help=doc.replace("%", "%%") + " (default: %(default)s)",
+            help=doc.replace("%", "%%") + f" (default: %(default)s{unset})",
         )
 
 

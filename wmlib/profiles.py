@@ -117,12 +117,12 @@ PROFILES = {
         ),
         "small": Profile(
             name="small",
-            description="about 2 hours on 2 cores; the published book",
+            description="about 2.5 hours on 2 cores; the published book",
             task="doom",
             rollouts=RolloutConfig(episodes=500, max_steps=DOOM_STEPS, policy="held_random"),
             comparison_episodes=100,
             vision=VisionConfig(latent_size=64, epochs=3),
-            memory=DOOM_MEMORY(batch_size=16, training_steps=500),
+            memory=DOOM_MEMORY(batch_size=16, training_steps=500, augmentation="mirror"),
             control=DOOM_CONTROL(mean_evaluation_interval=5),
             iteration=IterationConfig(rounds=3, episodes=500),
             dream=DreamConfig(
