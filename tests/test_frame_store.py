@@ -3,8 +3,10 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from wmlib import config, files, frame_store, rollouts, training, vision
+from wmlib.runtime import keras, tf
 
 TINY = config.VisionConfig(batch_size=8, epochs=1, shuffle_buffer=64)
 
@@ -65,6 +67,46 @@ def test_training_resumes_from_its_last_epoch(tmp_path):
     assert any(
         not np.array_equal(a, b.numpy()) for a, b in zip(after_one, resumed.weights, strict=True)
     )
+
+
+def test_an_epoch_killed_midway_resumes_from_its_last_saved_step_as_if_never_killed(tmp_path):
+    """A file found damaged at the third batch stops training with the checkpoint saved after
+    the second (save_every=0: after every batch); once the file is back, the epoch goes on from
+    there and ends with the weights of a training that was never stopped."""
+    paths = stored_episodes(tmp_path, 3)
+    steps = 3 * 12 // TINY.batch_size
+
+    def build():
+        keras.utils.set_random_seed(0)
+        return vision.build_vae(TINY)
+
+    def data(first_epoch):
+        return frame_store.training_frames(paths, TINY, first_epoch)
+
+    def damaged_at_third_batch(first_epoch):
+        def damaged():
+            raise files.DataFileError("a file damaged on purpose")
+            yield
+
+        good = data(first_epoch).take(2)
+        return good.concatenate(
+            tf.data.Dataset.from_generator(damaged, output_signature=good.element_spec)
+        )
+
+    straight, _ = training.fit_resumable(build, data, steps, 1, tmp_path / "straight")
+    killed = tmp_path / "killed"
+    with pytest.raises(files.DataFileError, match="damaged on purpose"):
+        training.fit_resumable(build, damaged_at_third_batch, steps, 1, killed, save_every=0)
+    saved = training.load_model(killed / "checkpoint.keras")
+    assert int(saved.optimizer.iterations.numpy()) == 2
+    resumed, history = training.fit_resumable(saved_only, data, steps, 1, killed)
+    assert [row["epoch"] for row in history] == [1]
+    for one, other in zip(straight.weights, resumed.weights, strict=True):
+        np.testing.assert_array_equal(one.numpy(), other.numpy())
+
+
+def saved_only():
+    raise AssertionError("resuming must load the checkpoint, not build a new model")
 
 
 def stored_episodes(directory, count, steps=12):

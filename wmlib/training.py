@@ -1,11 +1,12 @@
-"""Training machinery V and M share: resumable `fit` with per-epoch checkpoints and progress.
+"""Training machinery V and M share: resumable `fit` with checkpoints and progress.
 
 A checkpoint is the whole Keras model in its own `.keras` format, optimiser state included,
-written to a partial file and renamed, so that a run killed at any moment resumes from the last
-finished epoch. The number of finished epochs is read from the optimiser's step counter inside
-the checkpoint itself, so the checkpoint and the epoch count can never disagree. The training
-data is asked for from the first unfinished epoch on, and every model draws its noise from seeded
-generators saved with it, so a resumed run trains exactly as an uninterrupted one.
+written to a partial file and renamed after every epoch and every few minutes within one, so that
+a run killed at any moment loses at most those minutes. The number of steps done is read from
+the optimiser's step counter inside the checkpoint itself, so the checkpoint and the place to
+resume from can never disagree. The training data is asked for from the first unfinished epoch
+on, past the steps already done, and every model draws its noise from seeded generators saved
+with it, so a resumed run trains exactly as an uninterrupted one.
 """
 
 import gc
@@ -13,6 +14,7 @@ import json
 import re
 import signal
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,10 @@ from wmlib.runtime import keras, tf
 
 CHECKPOINT_FIX = "Delete it and run the same command again: training then restarts from scratch."
 """What to do about a damaged checkpoint."""
+
+SAVE_EVERY_SECONDS = 180.0
+"""How often a checkpoint is also written within an epoch (V's epoch over every round's frames
+takes a quarter of an hour on 2 cores): the most training a kill can cost."""
 
 
 def save_atomically(model: keras.Model, path: Path) -> None:
@@ -64,15 +70,25 @@ def load_model(path: Path, fix: str | None = None, compile: bool = True) -> kera
         raise DataFileError(f"{path} is not a readable Keras model ({error}). {fix}") from None
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """After every epoch, save the model and append the epoch's metrics to a JSON history."""
+class Checkpoint(keras.callbacks.Callback):
+    """Save the model after every epoch, appending the epoch's metrics to a JSON history, and
+    every `seconds` within an epoch."""
 
-    def __init__(self, checkpoint: Path, history_path: Path, history: list[dict]):
+    def __init__(self, checkpoint: Path, history_path: Path, history: list[dict], seconds: float):
         super().__init__()
         self.checkpoint, self.history_path, self.history = checkpoint, history_path, history
+        self.seconds, self.saved = seconds, time.monotonic()
+
+    def save(self):
+        save_atomically(self.model, self.checkpoint)
+        self.saved = time.monotonic()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() - self.saved >= self.seconds:
+            self.save()
 
     def on_epoch_end(self, epoch, logs=None):
-        save_atomically(self.model, self.checkpoint)
+        self.save()
         self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}})
         write_json(self.history_path, self.history)
 
@@ -134,39 +150,45 @@ def fit_resumable(
     directory: Path,
     validation_data=None,
     validation_steps: int | None = None,
+    save_every: float = SAVE_EVERY_SECONDS,
 ) -> tuple[keras.Model, list[dict]]:
     """Train a model for `epochs` epochs, resuming from the checkpoint in `directory` if any.
 
     `build_model` makes a new compiled model when there is no checkpoint yet; `train_data(epoch)`
     gives the training batches from that epoch to the last, `steps_per_epoch` per epoch, each
-    epoch's batches depending on the epoch alone. Returns the trained model and the metrics of
-    every epoch, those of interrupted earlier runs included.
+    epoch's batches depending on the epoch alone. The checkpoint is also saved every `save_every`
+    seconds within an epoch; an epoch resumed from there reports the metrics of its remaining
+    steps. Returns the trained model and the metrics of every epoch, those of interrupted earlier
+    runs included.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     checkpoint, history_path = directory / "checkpoint.keras", directory / "history.json"
     model = load_model(checkpoint, CHECKPOINT_FIX) if checkpoint.exists() else build_model()
-    done = int(model.optimizer.iterations.numpy()) // steps_per_epoch
+    done, within = divmod(int(model.optimizer.iterations.numpy()), steps_per_epoch)
     history = json.loads(history_path.read_text())[:done] if history_path.exists() else []
+    saving = Checkpoint(checkpoint, history_path, history, save_every)
+    fits = []
+    if within and done < epochs:  # a killed epoch: its remaining steps first
+        fits.append((train_data(done).skip(within), steps_per_epoch - within, done + 1, done))
+        done += 1
     if done < epochs:
+        fits.append((train_data(done), steps_per_epoch, epochs, done))
+    for data, steps, last_epoch, first_epoch in fits:
         failure = _fit(
             model,
-            train_data(done),
-            steps_per_epoch=steps_per_epoch,
-            epochs=epochs,
-            initial_epoch=done,
+            data,
+            steps_per_epoch=steps,
+            epochs=last_epoch,
+            initial_epoch=first_epoch,
             validation_data=validation_data,
             validation_steps=validation_steps,
             shuffle=False,  # the data pipeline shuffles
-            callbacks=[
-                EpochCheckpoint(checkpoint, history_path, history),
-                Progress(steps_per_epoch, epochs),
-                StopOnCtrlC(),
-            ],
+            callbacks=[saving, Progress(steps, epochs), StopOnCtrlC()],
             verbose=0,
         )
         if failure is not None:
-            del model  # and with it the iterator over the validation data Keras keeps on it
+            del model, fits, data  # and with them the iterators Keras keeps over the data
             gc.collect()  # destroys the iterators while their threads can still finish (`_fit`)
             raise failure
     return model, history
